@@ -1,0 +1,178 @@
+# Accord - a plain Makefile. `make help` lists the targets.
+
+PREFIX  ?= /usr/local
+bindir  ?= $(PREFIX)/bin
+libdir  ?= $(PREFIX)/lib
+includedir ?= $(PREFIX)/include
+mandir  ?= $(PREFIX)/share/man
+DESTDIR ?=
+
+CC      ?= cc
+PKG_CONFIG ?= pkg-config
+PROTOC_C ?= protoc-c
+
+# BUILD is where objects, the library and test programs go; BIN where the
+# programs go. `make check` uses a separate BUILD with sanitizers on.
+BUILD   ?= build
+BIN     ?= bin
+SAN     ?=
+WERROR  ?=
+
+PKGS    := libssl libcrypto libprotobuf-c yaml-0.1 libcurl jansson
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wformat=2 -Wvla -Wno-unused-parameter
+OPT     ?= -O2 -g
+CFLAGS  ?=
+ACCORD_CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(if $(WERROR),-Werror) \
+           -Iinclude -I$(BUILD)/gen $(PKG_CFLAGS) -MMD -MP
+ifneq ($(SAN),)
+ACCORD_CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all \
+           -fno-omit-frame-pointer
+ACCORD_LDFLAGS += -fsanitize=address,undefined
+endif
+
+# The Debian packages a fresh machine needs to build and test, and those the
+# developer targets (fuzz, lint, valgrind) need besides.
+DEB_PKGS := build-essential pkg-config libssl-dev openssl libcurl4-openssl-dev \
+            libprotobuf-c-dev protobuf-c-compiler liblmdb-dev lmdb-utils \
+            libcmocka-dev libevent-dev libyaml-dev libjansson-dev
+DEB_DEV_PKGS := clang libclang-rt-14-dev valgrind cppcheck clang-tidy
+
+PROTOS  := $(wildcard proto/*.proto)
+GEN_C   := $(patsubst proto/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
+GEN_H   := $(GEN_C:.c=.h)
+LIB_SRC := $(wildcard node/*.c)
+LIB_OBJ := $(patsubst node/%.c,$(BUILD)/node/%.o,$(LIB_SRC)) \
+           $(patsubst $(BUILD)/gen/%.c,$(BUILD)/gen/%.o,$(GEN_C))
+LIB     := $(BUILD)/libaccord.a
+TOOL_SRC := $(wildcard tools/*.c)
+TOOL_OBJ := $(patsubst tools/%.c,$(BUILD)/tools/%.o,$(TOOL_SRC))
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+UNIT_HELPER_OBJ := $(patsubst tests/unit/%.c,$(BUILD)/tests/%.o,$(wildcard tests/unit/helper_*.c))
+INTEG   := $(sort $(wildcard tests/integration/*.sh))
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_SECONDS ?= 30
+
+.PHONY: all deps deps-dev demo test check fuzz bench install uninstall clean help lint valgrind
+.DEFAULT_GOAL := all
+
+all: $(BIN)/accord
+
+help:
+	@echo "make          build bin/accord and $(LIB)"
+	@echo "make deps     install the Debian packages it needs (as root), or print the line"
+	@echo "make demo     deps, build, then run the demo"
+	@echo "make test     deps, build, then every unit and integration test"
+	@echo "make check    the whole suite under AddressSanitizer + UBSan"
+	@echo "make fuzz     each libFuzzer target for FUZZ_SECONDS (default $(FUZZ_SECONDS))"
+	@echo "make bench    benchmarks (BENCH=NAME for one)"
+	@echo "make install  install into DESTDIR/PREFIX (default $(PREFIX))"
+
+# --- dependencies -----------------------------------------------------------
+
+deps:
+	@sh tools/deps.sh $(DEB_PKGS)
+
+deps-dev: deps
+	@sh tools/deps.sh $(DEB_DEV_PKGS)
+
+# --- build ------------------------------------------------------------------
+
+$(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
+	@mkdir -p $(BUILD)/gen
+	$(PROTOC_C) --c_out=$(BUILD)/gen -Iproto $<
+
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c
+	$(CC) $(filter-out -Wshadow -Wmissing-prototypes,$(ACCORD_CFLAGS)) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/node/%.o: node/%.c | $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(ACCORD_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tools/%.o: tools/%.c | $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(ACCORD_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN)/accord: $(TOOL_OBJ) $(LIB)
+	@mkdir -p $(BIN)
+	$(CC) $(ACCORD_LDFLAGS) $(LDFLAGS) -o $@ $(TOOL_OBJ) $(LIB) $(PKG_LIBS)
+
+# --- tests ------------------------------------------------------------------
+
+CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
+
+$(BUILD)/tests/%.o: tests/unit/%.c | $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(ACCORD_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(UNIT_HELPER_OBJ) $(LIB)
+	$(CC) $(ACCORD_LDFLAGS) $(LDFLAGS) -o $@ $< $(UNIT_HELPER_OBJ) $(LIB) \
+	  $(PKG_LIBS) $(CMOCKA_LIBS)
+
+build-tests: $(BIN)/accord $(UNIT_BIN)
+
+test: deps
+	@$(MAKE) --no-print-directory build-tests
+	@ACCORD=$(CURDIR)/$(BIN)/accord SRCDIR=$(CURDIR) sh tests/run.sh $(UNIT_BIN) $(INTEG)
+
+check: deps
+	@$(MAKE) --no-print-directory BUILD=build/san BIN=build/san/bin SAN=1 OPT="-O1 -g" test
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@ACCORD=$(CURDIR)/$(BIN)/accord SRCDIR=$(CURDIR) sh tools/demo.sh
+
+# --- fuzzing ----------------------------------------------------------------
+
+FUZZ_BUILD := build/fuzz
+FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRC))
+
+$(FUZZ_BUILD)/%: tests/fuzz/%.c $(LIB_SRC) $(GEN_C)
+	@mkdir -p $(FUZZ_BUILD)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=all -Iinclude -I$(BUILD)/gen $(PKG_CFLAGS) \
+	  -o $@ $< $(LIB_SRC) $(GEN_C) $(PKG_LIBS)
+
+fuzz: deps-dev $(GEN_H)
+	@$(MAKE) --no-print-directory $(FUZZ_BIN)
+	@set -e; for f in $(FUZZ_BIN); do \
+	  n=$$(basename $$f); c=tests/fuzz/corpus/$${n#fuzz_}; \
+	  w=$$(mktemp -d); cp $$c/* $$w/ 2>/dev/null || true; \
+	  echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 \
+	      -dict=tests/fuzz/$${n#fuzz_}.dict $$w $$c 2>&1 | tail -n 12 \
+	  || { rm -rf $$w; exit 1; }; rm -rf $$w; \
+	done
+
+# --- benchmarks -------------------------------------------------------------
+
+bench: $(BIN)/accord
+	@sh tests/bench/run.sh $(BENCH)
+
+# --- install ----------------------------------------------------------------
+
+install: $(BIN)/accord
+	install -d $(DESTDIR)$(bindir) $(DESTDIR)$(libdir) \
+	  $(DESTDIR)$(includedir)/accord $(DESTDIR)$(mandir)/man1
+	install -m 0755 $(BIN)/accord $(DESTDIR)$(bindir)/accord
+	install -m 0644 $(LIB) $(DESTDIR)$(libdir)/libaccord.a
+	install -m 0644 include/accord/*.h $(DESTDIR)$(includedir)/accord/
+	install -m 0644 tools/man/*.1 $(DESTDIR)$(mandir)/man1/
+
+uninstall:
+	rm -f $(DESTDIR)$(bindir)/accord $(DESTDIR)$(libdir)/libaccord.a \
+	  $(DESTDIR)$(mandir)/man1/accord.1
+	rm -rf $(DESTDIR)$(includedir)/accord
+
+clean:
+	rm -rf build bin
+
+-include $(wildcard $(BUILD)/node/*.d $(BUILD)/tools/*.d $(BUILD)/tests/*.d)

@@ -1,0 +1,48 @@
+/* error.c - names for error codes, and the one way messages are filled. */
+#include "accord/error.h"
+
+const char *accord_strerror(int code)
+{
+	switch (code) {
+	case ACCORD_OK: return "success";
+	case ACCORD_ENOMEM: return "out of memory";
+	case ACCORD_EIO: return "input/output error";
+	case ACCORD_EINVAL: return "invalid argument or input";
+	case ACCORD_ETOOBIG: return "input too large";
+	case ACCORD_EPARSE: return "parse error";
+	case ACCORD_ECRYPTO: return "cryptographic failure";
+	case ACCORD_ENOTFOUND: return "not found";
+	case ACCORD_EPERM: return "unsafe file permissions";
+	case ACCORD_EEXIST: return "already exists";
+	case ACCORD_ESIG: return "signature missing or invalid";
+	case ACCORD_ENOTINFORCE: return "protocol not in force";
+	case ACCORD_EINVALID: return "validation failed";
+	case ACCORD_EREFUSED: return "refused by policy";
+	}
+	return "unknown error";
+}
+
+int accord_fail(accord_error *e, int code, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (!e)
+		return code;
+	e->code = code;
+	va_start(ap, fmt);
+	n = vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		e->msg[0] = '\0';
+	else if ((size_t)n >= sizeof e->msg)
+		memcpy(e->msg + sizeof e->msg - 4, "...", 4);
+	return code;
+}
+
+const char *accord_error_msg(const accord_error *e)
+{
+	if (!e)
+		return "unknown error";
+	return e->msg[0] ? e->msg : accord_strerror(e->code);
+}

@@ -1,0 +1,40 @@
+/*
+ * cmd.h - the accord command line: one function per command group, and the
+ * few helpers they share. Commands print for people on stdout, problems on
+ * stderr, and return the process exit status:
+ *   0 success, 1 failure (or "not in force"), 2 usage error, 3 refused.
+ */
+#ifndef ACCORD_CMD_H
+#define ACCORD_CMD_H
+
+#include "accord/date.h"
+#include "accord/error.h"
+#include "accord/protocol.h"
+
+#define EXIT_USAGE 2
+#define EXIT_REFUSED 3
+
+int cmd_keygen(int argc, char **argv);
+int cmd_protocol(int argc, char **argv);
+
+/* Subcommands of `accord protocol`, each given argv from its own name. */
+int cmd_protocol_show(int argc, char **argv);
+int cmd_protocol_diff(int argc, char **argv);
+
+/* Load and validate a protocol file; on failure print every diagnostic to
+ * stderr and return 1, else 0. */
+int cli_load_protocol(const char *path, protocol **out);
+
+/* Load the signatures beside path; diagnostics printed on failure. */
+int cli_load_sigs(const protocol *p, const char *path, protocol_sigs **out);
+
+/* Parse --at's value; prints an error and returns EXIT_USAGE when bad. */
+int cli_parse_date(const char *s, accord_date *out);
+
+/* Print "accord: " + message to stderr. */
+void cli_error(const char *fmt, ...) ACCORD_PRINTF(1, 2);
+
+/* Human words for a signature state: "signed", "missing", "bad signature". */
+const char *cli_sig_state_name(protocol_sig_state s);
+
+#endif
