@@ -57,7 +57,7 @@ INTEG   := $(sort $(wildcard tests/integration/*.sh))
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps deps-dev demo test check fuzz bench install uninstall clean help lint valgrind
+.PHONY: all deps deps-dev demo test check fuzz bench install uninstall clean help build-tests
 .DEFAULT_GOAL := all
 
 all: $(BIN)/accord
@@ -145,11 +145,14 @@ fuzz: deps-dev $(GEN_H)
 	@$(MAKE) --no-print-directory $(FUZZ_BIN)
 	@set -e; for f in $(FUZZ_BIN); do \
 	  n=$$(basename $$f); c=tests/fuzz/corpus/$${n#fuzz_}; \
-	  w=$$(mktemp -d); cp $$c/* $$w/ 2>/dev/null || true; \
+	  d=tests/fuzz/$${n#fuzz_}.dict; [ -f $$d ] && d=-dict=$$d || d=; \
+	  w=$$(mktemp -d); \
 	  echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
 	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 \
-	      -dict=tests/fuzz/$${n#fuzz_}.dict $$w $$c 2>&1 | tail -n 12 \
-	  || { rm -rf $$w; exit 1; }; rm -rf $$w; \
+	      -artifact_prefix=build/fuzz/ $$d $$w $$c >$$w.log 2>&1 \
+	  || { tail -n 40 $$w.log; rm -rf $$w $$w.log; exit 1; }; \
+	  grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb)' $$w.log; \
+	  rm -rf $$w $$w.log; \
 	done
 
 # --- benchmarks -------------------------------------------------------------

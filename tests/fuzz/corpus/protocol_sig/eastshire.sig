@@ -1,0 +1,4 @@
+police mpgNUaSyoPHHkB32glV5abvuZK0fbdTz1lJza7eEtcxFwY3CJxZ8eeiDOBRIX2tYlkW3CNuFBZGy+oZnNsFhBQ==
+council CU6Tz9UVv3zFiAN+jgA3Gx7Oxfz4sMhkFIJSengPcCC8LsE7+G3iPnMhHpuz5Le2pr597ylXZX2Xt0b+Q9b+Aw==
+exit-programme Hbc07nxud9/2npFy4u+R5EQhppDJVpy6MQ+DqYQHhTFQWsxaTjrfM9BpVTxFHFX8zQsNx8bRCTPUotwcx2hVDw==
+health-trust E3JE9p75J7z+WBDjmyDoQ6sE+z+C0+APn6wRJ5RXOPs5ggzxy24CJnflpzekuwlL2x+g+cMCkMeyzTVRo1QpBg==

@@ -1,0 +1,3 @@
+police AAAA
+# comment
+

@@ -1,0 +1,127 @@
+/* test_core.c - the small core pieces: base64, dates, field paths, files. */
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "accord/crypto.h"
+#include "accord/date.h"
+#include "accord/fs.h"
+#include "accord/record.h"
+#include "helper.h"
+
+static void test_b64_strict(void **state)
+{
+	uint8_t out[64];
+	size_t n;
+	char enc[CRYPTO_B64_LEN(3)];
+
+	assert_int_equal(crypto_b64_decode("aGVsbG8=", out, sizeof out, &n), 0);
+	assert_int_equal(n, 5);
+	assert_memory_equal(out, "hello", 5);
+	assert_int_equal(crypto_b64_decode("", out, sizeof out, &n), 0);
+	assert_int_equal(n, 0);
+	/* not canonical, not padded, whitespace, bad characters, too long */
+	assert_int_equal(crypto_b64_decode("aGVsbG9=", out, sizeof out, &n), ACCORD_EINVAL);
+	assert_int_equal(crypto_b64_decode("aGVsbG8", out, sizeof out, &n), ACCORD_EINVAL);
+	assert_int_equal(crypto_b64_decode("aGVs bG8=", out, sizeof out, &n), ACCORD_EINVAL);
+	assert_int_equal(crypto_b64_decode("aGVs\nbG8=", out, sizeof out, &n), ACCORD_EINVAL);
+	assert_int_equal(crypto_b64_decode("aG=sbG8=", out, sizeof out, &n), ACCORD_EINVAL);
+	assert_int_equal(crypto_b64_decode("aGVsbG8-", out, sizeof out, &n), ACCORD_EINVAL);
+	assert_int_equal(crypto_b64_decode("aGVsbG8=", out, 4, &n), ACCORD_EINVAL);
+	assert_int_equal(crypto_b64_decode_exact("aGVsbG8=", out, 6), ACCORD_EINVAL);
+	assert_int_equal(crypto_b64_decode_exact("aGVsbG8=", out, 5), 0);
+	crypto_b64_encode("abc", 3, enc);
+	assert_string_equal(enc, "YWJj");
+}
+
+static void test_dates(void **state)
+{
+	accord_date d;
+	char buf[11];
+
+	assert_int_equal(date_parse("1970-01-01", &d), 0);
+	assert_int_equal(d, 0);
+	assert_int_equal(date_parse("2024-02-29", &d), 0);
+	date_format(d, buf);
+	assert_string_equal(buf, "2024-02-29");
+	assert_int_equal(date_parse("2026-12-31", &d), 0);
+	assert_int_equal(d, date_from_civil(2026, 12, 31));
+	assert_int_equal(date_from_civil(2027, 1, 1) - d, 1);
+	assert_int_equal(date_parse("2023-02-29", &d), ACCORD_EINVAL);
+	assert_int_equal(date_parse("2026-13-01", &d), ACCORD_EINVAL);
+	assert_int_equal(date_parse("2026-1-01", &d), ACCORD_EINVAL);
+	assert_int_equal(date_parse("2026-01-01T00:00", &d), ACCORD_EINVAL);
+	assert_int_equal(date_parse("1969-12-31", &d), ACCORD_EINVAL);
+	assert_int_equal(date_parse("", &d), ACCORD_EINVAL);
+	/* every day of a few years round-trips */
+	for (accord_date x = date_from_civil(2023, 1, 1); x < date_from_civil(2031, 1, 1); x++) {
+		date_format(x, buf);
+		assert_int_equal(date_parse(buf, &d), 0);
+		assert_int_equal(d, x);
+	}
+}
+
+static void test_record_paths(void **state)
+{
+	const ProtobufCMessageDescriptor *r = record_type_find("Referral");
+	const ProtobufCFieldDescriptor *f;
+	accord_error e = { 0 };
+
+	assert_non_null(r);
+	assert_int_equal(record_type_count(), 5);
+	assert_null(record_type_find("Subject"));
+	assert_int_equal(record_path_resolve(r, "subject.birth_date", &f, &e), 0);
+	assert_string_equal(f->name, "birth_date");
+	assert_int_equal(record_path_resolve(r, "subject.identifiers.value", &f, &e), 0);
+	assert_int_equal(record_path_resolve(r, "subject.dob", &f, &e), ACCORD_ENOTFOUND);
+	assert_non_null(strstr(e.msg, "Subject has no field 'dob' (its fields: given_name,"));
+	assert_int_equal(record_path_resolve(r, "summary.x", &f, &e), ACCORD_ENOTFOUND);
+	assert_int_equal(record_path_resolve(r, "subject..x", &f, &e), ACCORD_EINVAL);
+	assert_int_equal(record_path_resolve(r, "subject.", &f, &e), ACCORD_EINVAL);
+	assert_int_equal(record_path_resolve(r, "", &f, &e), ACCORD_EINVAL);
+	assert_true(record_path_within("subject.given_name", "subject"));
+	assert_true(record_path_within("subject", "subject"));
+	assert_false(record_path_within("subjects", "subject"));
+	assert_false(record_path_within("subject", "subject.given_name"));
+}
+
+static void test_files(void **state)
+{
+	char *dir = th_tmpdir(), path[4096], *buf;
+	size_t len;
+	struct stat st;
+	accord_error e = { 0 };
+
+	snprintf(path, sizeof path, "%s/secret", dir);
+	assert_int_equal(fs_create_private(path, "abc", 3, &e), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(fs_create_private(path, "abc", 3, &e), ACCORD_EEXIST);
+	assert_int_equal(fs_read_private(path, 16, &buf, &len, &e), 0);
+	assert_string_equal(buf, "abc");
+	free(buf);
+	assert_int_equal(fs_read_file(path, 2, &buf, &len, &e), ACCORD_ETOOBIG);
+	assert_int_equal(fs_write_atomic(path, "defg", 4, 0644, &e), 0);
+	assert_int_equal(fs_read_private(path, 16, &buf, &len, &e), ACCORD_EPERM);
+	assert_int_equal(fs_read_file(path, 16, &buf, &len, &e), 0);
+	assert_int_equal(len, 4);
+	free(buf);
+	snprintf(path, sizeof path, "%s/link", dir);
+	assert_int_equal(symlink("secret", path), 0);
+	assert_int_equal(fs_read_private(path, 16, &buf, &len, &e), ACCORD_EPERM);
+	assert_int_equal(fs_create_private(path, "x", 1, &e), ACCORD_EEXIST);
+	snprintf(path, sizeof path, "%s/none", dir);
+	assert_int_equal(fs_read_file(path, 16, &buf, &len, &e), ACCORD_ENOTFOUND);
+	th_rmdir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_b64_strict),
+		cmocka_unit_test(test_dates),
+		cmocka_unit_test(test_record_paths),
+		cmocka_unit_test(test_files),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
