@@ -156,9 +156,21 @@ fuzz: deps-dev $(GEN_H)
 	done
 
 # --- benchmarks -------------------------------------------------------------
+# Each tests/bench/bench_NAME.c is one program printing one JSON object a
+# line; tests/bench/run.sh runs them all, or BENCH=NAME only.
 
-bench: $(BIN)/accord
-	@sh tests/bench/run.sh $(BENCH)
+BENCH_SRC := $(wildcard tests/bench/bench_*.c)
+BENCH_BIN := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+BENCH_LIBS ?=
+
+$(BUILD)/bench/%: tests/bench/%.c $(LIB) | $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(ACCORD_CFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(PKG_LIBS) $(BENCH_LIBS)
+
+bench: deps
+	@$(MAKE) --no-print-directory $(BIN)/accord $(if $(BENCH),$(BUILD)/bench/bench_$(BENCH),$(BENCH_BIN))
+	@ACCORD=$(CURDIR)/$(BIN)/accord SRCDIR=$(CURDIR) BENCH_DIR=$(CURDIR)/$(BUILD)/bench \
+	  sh tests/bench/run.sh $(BENCH)
 
 # --- install ----------------------------------------------------------------
 
@@ -178,4 +190,7 @@ uninstall:
 clean:
 	rm -rf build bin
 
--include $(wildcard $(BUILD)/node/*.d $(BUILD)/tools/*.d $(BUILD)/tests/*.d)
+# Keep objects of the chained pattern rules between runs.
+.SECONDARY:
+
+-include $(wildcard $(BUILD)/node/*.d $(BUILD)/tools/*.d $(BUILD)/tests/*.d $(BUILD)/bench/*.d)
