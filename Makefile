@@ -57,7 +57,8 @@ INTEG   := $(sort $(wildcard tests/integration/*.sh))
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps deps-dev demo test check fuzz bench install uninstall clean help build-tests
+.PHONY: all deps deps-dev demo test check fuzz bench install uninstall clean help build-tests \
+        valgrind lint
 .DEFAULT_GOAL := all
 
 all: $(BIN)/accord
@@ -125,6 +126,29 @@ test: deps
 
 check: deps
 	@$(MAKE) --no-print-directory BUILD=build/san BIN=build/san/bin SAN=1 OPT="-O1 -g" test
+
+# The unit tests under valgrind's memcheck: no errors, no leaks.
+VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full \
+	--errors-for-leak-kinds=definite,indirect,possible --show-leak-kinds=definite,indirect,possible
+
+valgrind: deps-dev
+	@$(MAKE) --no-print-directory build-tests
+	@SRCDIR=$(CURDIR) VALGRIND="$(VALGRIND)" sh tests/run.sh $(UNIT_BIN)
+
+# clang-tidy and cppcheck under the committed .clang-tidy and
+# tests/cppcheck.supp; any finding fails.
+LINT_SRC := $(LIB_SRC) $(TOOL_SRC)
+# cppcheck does not read system headers: give it protobuf-c's version.
+PBC_VERSION = $(shell $(PKG_CONFIG) --modversion libprotobuf-c | \
+	awk -F. '{ printf "%d%03d%03d", $$1, $$2, $$3 }')
+
+lint: deps-dev $(GEN_H)
+	clang-tidy --quiet --warnings-as-errors='*' $(LINT_SRC) -- \
+	  -std=c11 -D_GNU_SOURCE -Iinclude -I$(BUILD)/gen $(PKG_CFLAGS)
+	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,portability,performance \
+	  --inline-suppr --suppressions-list=tests/cppcheck.supp -D_GNU_SOURCE \
+	  -DPROTOBUF_C_VERSION_NUMBER=$(PBC_VERSION) -DPROTOBUF_C_MIN_COMPILER_VERSION=1000000 \
+	  -Iinclude -I$(BUILD)/gen $(LINT_SRC)
 
 demo: deps
 	@$(MAKE) --no-print-directory all

@@ -18,12 +18,15 @@ struct crypto_signer {
 	uint8_t pub[CRYPTO_ED25519_PUB_LEN];
 };
 
-void crypto_sha256(const void *data, size_t len, uint8_t out[CRYPTO_SHA256_LEN])
+int crypto_sha256(const void *data, size_t len, uint8_t out[CRYPTO_SHA256_LEN])
 {
 	unsigned int n = CRYPTO_SHA256_LEN;
 
-	if (EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) != 1)
-		abort(); /* SHA-256 cannot fail short of a broken library */
+	if (EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) != 1) {
+		ERR_clear_error();
+		return ACCORD_ENOMEM;
+	}
+	return 0;
 }
 
 void crypto_b64_encode(const void *data, size_t len, char *out)
@@ -259,12 +262,13 @@ static int spki_sha256(X509 *cert, uint8_t spki[CRYPTO_SHA256_LEN])
 {
 	unsigned char *der = NULL;
 	int n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
+	int rc;
 
 	if (n <= 0)
 		return ACCORD_ECRYPTO;
-	crypto_sha256(der, (size_t)n, spki);
+	rc = crypto_sha256(der, (size_t)n, spki);
 	OPENSSL_free(der);
-	return 0;
+	return rc;
 }
 
 static X509 *self_signed(EVP_PKEY *pk, const char *cn, int days)

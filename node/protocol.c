@@ -706,7 +706,7 @@ int protocol_parse(const char *name, const void *buf, size_t len,
 	memset(d, 0, sizeof *d);
 	snprintf(d->file, sizeof d->file, "%.*s", (int)sizeof d->file - 1, name);
 	if (len > PROTOCOL_MAX_BYTES) {
-		protocol_diag_add(d, 0, 0, "the file is %zu bytes, larger than the limit of %d bytes",
+		protocol_diag_add(d, 0, 0, "the file is %zu bytes, larger than the limit of %zu bytes",
 			len, PROTOCOL_MAX_BYTES);
 		return ACCORD_ETOOBIG;
 	}
@@ -719,7 +719,11 @@ int protocol_parse(const char *name, const void *buf, size_t len,
 	memcpy(p->bytes, buf, len);
 	p->bytes[len] = '\0';
 	p->len = len;
-	crypto_sha256(buf, len, p->digest);
+	if (crypto_sha256(buf, len, p->digest) != 0) {
+		protocol_close(p);
+		protocol_diag_add(d, 0, 0, "out of memory");
+		return ACCORD_ENOMEM;
+	}
 	c.p = p;
 	rc = yt_parse(p->a, p->bytes, len, &lim, &root, &line, &column,
 		      d->items[0].msg, sizeof d->items[0].msg);

@@ -43,7 +43,7 @@ static int parse_sig_file(const char *buf, size_t len, struct sig_file *f,
 	f->n = 0;
 	if (len > PROTOCOL_SIG_MAX_BYTES) {
 		protocol_diag_add(d, 0, 0, "the signature file is %zu bytes, larger than "
-				  "the limit of %d", len, PROTOCOL_SIG_MAX_BYTES);
+				  "the limit of %zu", len, PROTOCOL_SIG_MAX_BYTES);
 		return ACCORD_ETOOBIG;
 	}
 	if (memchr(buf, '\0', len)) {

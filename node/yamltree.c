@@ -102,7 +102,7 @@ static int add_child(struct builder *b, yt_node *n)
 	f = &b->stack[b->depth - 1];
 	if (f->n == f->cap) {
 		size_t cap = f->cap ? f->cap * 2 : 8;
-		yt_node **k = reallocarray(f->kids, cap, sizeof *k);
+		yt_node **k = reallocarray(f->kids, cap, sizeof(yt_node *));
 
 		if (!k)
 			return ACCORD_ENOMEM;
@@ -115,16 +115,20 @@ static int add_child(struct builder *b, yt_node *n)
 
 static int close_frame(struct builder *b)
 {
-	struct frame *f = &b->stack[--b->depth];
-	yt_node *n = f->node;
+	struct frame *f;
+	yt_node *n;
 
-	n->items = arena_alloc(b->a, (f->n ? f->n : 1) * sizeof *n->items);
+	if (b->depth == 0)
+		return ACCORD_EPARSE; /* libyaml balances its events; be sure */
+	f = &b->stack[--b->depth];
+	n = f->node;
+	n->items = arena_alloc(b->a, (f->n ? f->n : 1) * sizeof(yt_node *));
 	if (!n->items) {
 		free(f->kids);
 		return ACCORD_ENOMEM;
 	}
 	if (f->n)
-		memcpy(n->items, f->kids, f->n * sizeof *n->items);
+		memcpy(n->items, f->kids, f->n * sizeof(yt_node *));
 	n->n = n->kind == YT_MAPPING ? f->n / 2 : f->n;
 	free(f->kids);
 	f->kids = NULL;

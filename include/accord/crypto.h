@@ -19,7 +19,10 @@
 
 typedef struct crypto_signer crypto_signer;
 
-void crypto_sha256(const void *data, size_t len, uint8_t out[CRYPTO_SHA256_LEN]);
+/* SHA-256 of len bytes. Fails (ACCORD_ENOMEM) only when OpenSSL cannot
+ * allocate its context. */
+int crypto_sha256(const void *data, size_t len, uint8_t out[CRYPTO_SHA256_LEN])
+	ACCORD_MUST_CHECK;
 
 /* Encode len bytes as padded base64 into out (CRYPTO_B64_LEN(len) bytes). */
 void crypto_b64_encode(const void *data, size_t len, char *out);

@@ -17,13 +17,13 @@
 #include "accord/error.h"
 
 /* Input limits: a protocol is written by people, so these are generous. */
-#define PROTOCOL_MAX_BYTES (1024 * 1024)
+#define PROTOCOL_MAX_BYTES ((size_t)1024 * 1024)
 #define PROTOCOL_MAX_DEPTH 8
 #define PROTOCOL_MAX_NODES 100000
 #define PROTOCOL_MAX_SCALAR 4096
 #define PROTOCOL_MAX_ID 64
 #define PROTOCOL_MAX_DAYS 100   /* review_by - effective_from, at most */
-#define PROTOCOL_SIG_MAX_BYTES (64 * 1024)
+#define PROTOCOL_SIG_MAX_BYTES ((size_t)64 * 1024)
 
 typedef struct protocol protocol;
 

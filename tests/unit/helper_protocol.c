@@ -66,7 +66,7 @@ char *th_protocol_doc(crypto_signer *keys[3])
 
 	assert_non_null(doc);
 	for (int i = 0; i < 3; i++) {
-		char mark[8], pub[CRYPTO_B64_LEN(CRYPTO_ED25519_PUB_LEN)], *next;
+		char mark[16], pub[CRYPTO_B64_LEN(CRYPTO_ED25519_PUB_LEN)], *next;
 
 		if (!keys[i])
 			assert_int_equal(crypto_signer_generate(&keys[i], NULL), 0);
