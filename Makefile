@@ -18,7 +18,8 @@ BIN     ?= bin
 SAN     ?=
 WERROR  ?=
 
-PKGS    := libssl libcrypto libprotobuf-c yaml-0.1 libcurl jansson
+PKGS    := libssl libcrypto libprotobuf-c yaml-0.1 libcurl jansson libevent \
+           libevent_openssl
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 
@@ -36,7 +37,7 @@ endif
 
 # The Debian packages a fresh machine needs to build and test, and those the
 # developer targets (fuzz, lint, valgrind) need besides.
-DEB_PKGS := build-essential pkg-config libssl-dev openssl libcurl4-openssl-dev \
+DEB_PKGS := build-essential pkg-config libssl-dev openssl curl libcurl4-openssl-dev \
             libprotobuf-c-dev protobuf-c-compiler liblmdb-dev lmdb-utils \
             libcmocka-dev libevent-dev libyaml-dev libjansson-dev
 DEB_DEV_PKGS := clang libclang-rt-14-dev valgrind cppcheck clang-tidy
@@ -44,7 +45,8 @@ DEB_DEV_PKGS := clang libclang-rt-14-dev valgrind cppcheck clang-tidy
 PROTOS  := $(wildcard proto/*.proto)
 GEN_C   := $(patsubst proto/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
 GEN_H   := $(GEN_C:.c=.h)
-LIB_SRC := $(wildcard node/*.c)
+DAEMON_SRC := node/accordd.c
+LIB_SRC := $(filter-out $(DAEMON_SRC),$(wildcard node/*.c))
 LIB_OBJ := $(patsubst node/%.c,$(BUILD)/node/%.o,$(LIB_SRC)) \
            $(patsubst $(BUILD)/gen/%.c,$(BUILD)/gen/%.o,$(GEN_C))
 LIB     := $(BUILD)/libaccord.a
@@ -61,7 +63,7 @@ FUZZ_SECONDS ?= 30
         valgrind lint
 .DEFAULT_GOAL := all
 
-all: $(BIN)/accord
+all: $(BIN)/accord $(BIN)/accordd
 
 help:
 	@echo "make          build bin/accord and $(LIB)"
@@ -106,6 +108,10 @@ $(BIN)/accord: $(TOOL_OBJ) $(LIB)
 	@mkdir -p $(BIN)
 	$(CC) $(ACCORD_LDFLAGS) $(LDFLAGS) -o $@ $(TOOL_OBJ) $(LIB) $(PKG_LIBS)
 
+$(BIN)/accordd: $(BUILD)/node/accordd.o $(LIB)
+	@mkdir -p $(BIN)
+	$(CC) $(ACCORD_LDFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
+
 # --- tests ------------------------------------------------------------------
 
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
@@ -118,11 +124,12 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(UNIT_HELPER_OBJ) $(LIB)
 	$(CC) $(ACCORD_LDFLAGS) $(LDFLAGS) -o $@ $< $(UNIT_HELPER_OBJ) $(LIB) \
 	  $(PKG_LIBS) $(CMOCKA_LIBS)
 
-build-tests: $(BIN)/accord $(UNIT_BIN)
+build-tests: $(BIN)/accord $(BIN)/accordd $(UNIT_BIN)
 
 test: deps
 	@$(MAKE) --no-print-directory build-tests
-	@ACCORD=$(CURDIR)/$(BIN)/accord SRCDIR=$(CURDIR) sh tests/run.sh $(UNIT_BIN) $(INTEG)
+	@ACCORD=$(CURDIR)/$(BIN)/accord ACCORDD=$(CURDIR)/$(BIN)/accordd SRCDIR=$(CURDIR) \
+	  sh tests/run.sh $(UNIT_BIN) $(INTEG)
 
 check: deps
 	@$(MAKE) --no-print-directory BUILD=build/san BIN=build/san/bin SAN=1 OPT="-O1 -g" test
@@ -137,7 +144,7 @@ valgrind: deps-dev
 
 # clang-tidy and cppcheck under the committed .clang-tidy and
 # tests/cppcheck.supp; any finding fails.
-LINT_SRC := $(LIB_SRC) $(TOOL_SRC)
+LINT_SRC := $(LIB_SRC) $(DAEMON_SRC) $(TOOL_SRC)
 # cppcheck does not read system headers: give it protobuf-c's version.
 PBC_VERSION = $(shell $(PKG_CONFIG) --modversion libprotobuf-c | \
 	awk -F. '{ printf "%d%03d%03d", $$1, $$2, $$3 }')
@@ -198,16 +205,17 @@ bench: deps
 
 # --- install ----------------------------------------------------------------
 
-install: $(BIN)/accord
+install: $(BIN)/accord $(BIN)/accordd $(BIN)/accordd
 	install -d $(DESTDIR)$(bindir) $(DESTDIR)$(libdir) \
 	  $(DESTDIR)$(includedir)/accord $(DESTDIR)$(mandir)/man1
 	install -m 0755 $(BIN)/accord $(DESTDIR)$(bindir)/accord
+	install -m 0755 $(BIN)/accordd $(DESTDIR)$(bindir)/accordd
 	install -m 0644 $(LIB) $(DESTDIR)$(libdir)/libaccord.a
 	install -m 0644 include/accord/*.h $(DESTDIR)$(includedir)/accord/
 	install -m 0644 tools/man/*.1 $(DESTDIR)$(mandir)/man1/
 
 uninstall:
-	rm -f $(DESTDIR)$(bindir)/accord $(DESTDIR)$(libdir)/libaccord.a \
+	rm -f $(DESTDIR)$(bindir)/accord $(DESTDIR)$(bindir)/accordd $(DESTDIR)$(libdir)/libaccord.a \
 	  $(DESTDIR)$(mandir)/man1/accord.1
 	rm -rf $(DESTDIR)$(includedir)/accord
 

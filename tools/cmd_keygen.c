@@ -13,13 +13,35 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: accord keygen --partner ID --dir DIR\n\n"
 		"Writes a new Ed25519 signing key pair and a TLS key with a self-signed\n"
-		"certificate for partner ID into DIR (created if missing):\n"
+		"certificate for partner ID into DIR (created, with its parents, if missing):\n"
 		"  DIR/signing.key  Ed25519 private key (PEM, mode 0600)\n"
 		"  DIR/signing.pub  the public key, base64\n"
 		"  DIR/tls.key      P-256 TLS private key (PEM, mode 0600)\n"
 		"  DIR/tls.crt      self-signed TLS certificate (PEM)\n"
 		"Existing files are never overwritten. Prints the lines that go into\n"
 		"this partner's entry of the protocol (signing_key, tls_spki_sha256).\n");
+}
+
+/* mkdir -p, each new directory 0700. */
+static int mkdir_parents(const char *dir)
+{
+	char path[4096];
+	size_t n = strlen(dir);
+
+	if (n == 0 || n >= sizeof path) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(path, dir, n + 1);
+	for (char *q = path + 1; *q; q++) {
+		if (*q != '/')
+			continue;
+		*q = '\0';
+		if (mkdir(path, 0700) != 0 && errno != EEXIST)
+			return -1;
+		*q = '/';
+	}
+	return mkdir(path, 0700) != 0 && errno != EEXIST ? -1 : 0;
 }
 
 int cmd_keygen(int argc, char **argv)
@@ -57,7 +79,7 @@ int cmd_keygen(int argc, char **argv)
 			  "digits and '-'", partner, PROTOCOL_MAX_ID);
 		return EXIT_USAGE;
 	}
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+	if (mkdir_parents(dir) != 0) {
 		cli_error("%s: cannot create the directory: %s", dir, strerror(errno));
 		return 1;
 	}

@@ -1,0 +1,21 @@
+/*
+ * peer.h - the peer listener: HTTPS with mutual TLS 1.3, for other nodes.
+ *
+ * Every connection's client certificate must carry the TLS key of a partner
+ * of the protocol in force (node.h), checked at the handshake and again at
+ * each request, since the protocol may change between the two.
+ *
+ *   GET  /v1/protocol    the protocol in force: id, version, digest (JSON)
+ */
+#ifndef ACCORD_PEER_H
+#define ACCORD_PEER_H
+
+#include "accord/node.h"
+
+typedef struct peer peer;
+
+/* Listen on the configured host:port. */
+int peer_open(node *n, peer **out, accord_error *e) ACCORD_MUST_CHECK;
+void peer_close(peer *p);
+
+#endif

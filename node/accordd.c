@@ -1,0 +1,134 @@
+/*
+ * accordd.c - the daemon: one thread, one libevent loop serving the peer
+ * listener, the local API and (later) deliveries.
+ */
+#include <getopt.h>
+#include <signal.h>
+
+#include <event2/event.h>
+
+#include "accord/config.h"
+#include "accord/local.h"
+#include "accord/node.h"
+#include "accord/peer.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: accordd --config FILE [--check]\n\n"
+		"Runs an Accord node as the configuration file says (see accordd(8)):\n"
+		"the peer listener (HTTPS, mutual TLS 1.3), the local API on a Unix\n"
+		"socket, and deliveries to partners. --check validates the\n"
+		"configuration and the protocol, then exits.\n"
+		"Signals: SIGHUP reloads the protocol; SIGTERM or SIGINT stops.\n");
+}
+
+struct daemon {
+	node *n;
+	struct event_base *base;
+};
+
+static void on_stop(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	node_log(d->n, "%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	event_base_loopexit(d->base, NULL);
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	accord_error e = { 0 };
+
+	node_log(d->n, "SIGHUP: reloading the protocol");
+	if (node_reload(d->n, &e) != 0)
+		return; /* refused and logged; the old protocol stays */
+}
+
+static int serve(const config *cf)
+{
+	struct daemon d = { 0 };
+	struct event *ev_term = NULL, *ev_int = NULL, *ev_hup = NULL;
+	peer *p = NULL;
+	local *l = NULL;
+	accord_error e = { 0 };
+	int rc = 1;
+
+	d.base = event_base_new();
+	if (!d.base) {
+		fprintf(stderr, "accordd: cannot create the event loop\n");
+		return 1;
+	}
+	if (node_open(cf, d.base, &d.n, &e) != 0 || peer_open(d.n, &p, &e) != 0 ||
+	    local_open(d.n, &l, &e) != 0) {
+		fprintf(stderr, "accordd: %s\n", accord_error_msg(&e));
+		goto out;
+	}
+	ev_term = evsignal_new(d.base, SIGTERM, on_stop, &d);
+	ev_int = evsignal_new(d.base, SIGINT, on_stop, &d);
+	ev_hup = evsignal_new(d.base, SIGHUP, on_hup, &d);
+	if (!ev_term || !ev_int || !ev_hup || event_add(ev_term, NULL) != 0 ||
+	    event_add(ev_int, NULL) != 0 || event_add(ev_hup, NULL) != 0) {
+		fprintf(stderr, "accordd: cannot install signal handlers\n");
+		goto out;
+	}
+	node_log(d.n, "listening on %s:%d (peers) and %s (local API)", cf->listen_host,
+		 cf->listen_port, cf->local_socket);
+	rc = event_base_dispatch(d.base) < 0;
+	node_log(d.n, "stopped");
+out:
+	if (ev_term)
+		event_free(ev_term);
+	if (ev_int)
+		event_free(ev_int);
+	if (ev_hup)
+		event_free(ev_hup);
+	local_close(l);
+	peer_close(p);
+	node_close(d.n);
+	event_base_free(d.base);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *path = NULL;
+	bool check = false;
+	protocol_diags *d;
+	config cf;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': path = optarg; break;
+		case 'k': check = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!path || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	d = malloc(sizeof *d);
+	if (!d)
+		return 1;
+	rc = config_load(path, &cf, d);
+	if (rc != 0)
+		protocol_diags_print(d, stderr);
+	free(d);
+	if (rc != 0)
+		return 1;
+	if (check) {
+		printf("%s: configuration valid for partner '%s'\n", path, cf.partner);
+		return 0;
+	}
+	return serve(&cf);
+}

@@ -1,0 +1,134 @@
+/* httputil.c - bounded bodies and replies for the listeners. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+
+#include "httputil.h"
+
+const char *http_reason(int code)
+{
+	switch (code) {
+	case 200: return "OK";
+	case 202: return "Accepted";
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
+	case 422: return "Unprocessable Entity";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	}
+	return "Status";
+}
+
+int http_body(struct evhttp_request *req, size_t max, char **buf, size_t *len)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t n = evbuffer_get_length(in);
+	char *b;
+
+	if (n > max)
+		return ACCORD_ETOOBIG;
+	b = malloc(n + 1);
+	if (!b)
+		return ACCORD_ENOMEM;
+	if (n && evbuffer_copyout(in, b, n) != (ev_ssize_t)n) {
+		free(b);
+		return ACCORD_EIO;
+	}
+	b[n] = '\0';
+	*buf = b;
+	*len = n;
+	return 0;
+}
+
+void http_reply_bytes(struct evhttp_request *req, int code, const char *type,
+		      const void *data, size_t len)
+{
+	struct evbuffer *out = evbuffer_new();
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+
+	if (!out || evbuffer_add(out, data, len) != 0) {
+		evbuffer_free(out);
+		evhttp_send_error(req, 500, NULL);
+		return;
+	}
+	evhttp_add_header(h, "Content-Type", type);
+	evhttp_send_reply(req, code, http_reason(code), out);
+	evbuffer_free(out);
+}
+
+void http_reply_json(struct evhttp_request *req, int code, json_t *doc)
+{
+	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+
+	json_decref(doc);
+	if (!text) {
+		evhttp_send_error(req, 500, NULL);
+		return;
+	}
+	http_reply_bytes(req, code, "application/json", text, strlen(text));
+	free(text);
+}
+
+void http_reply_error(struct evhttp_request *req, int code, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	http_reply_json(req, code, json_pack("{s:s}", "error", msg));
+}
+
+int http_unix_listen(const char *path, accord_error *e)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	mode_t old;
+	int fd;
+
+	if (strlen(path) >= sizeof sa.sun_path) {
+		accord_fail(e, ACCORD_ETOOBIG, "%s: socket path too long", path);
+		return -1;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			accord_fail(e, ACCORD_EEXIST, "%s exists and is not a socket", path);
+			return -1;
+		}
+		unlink(path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		accord_fail(e, ACCORD_EIO, "socket: %s", strerror(errno));
+		return -1;
+	}
+	/* The file's mode is the access control: never a moment wider. */
+	old = umask(0117);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+		umask(old);
+		accord_fail(e, ACCORD_EIO, "%s: cannot bind: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	umask(old);
+	if (chmod(path, 0660) != 0 || listen(fd, 128) != 0) {
+		accord_fail(e, ACCORD_EIO, "%s: %s", path, strerror(errno));
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	return fd;
+}

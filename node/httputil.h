@@ -1,0 +1,36 @@
+/*
+ * httputil.h - what the peer and local listeners share: bounded bodies and
+ * JSON or text replies over libevent's evhttp. Internal to the library.
+ */
+#ifndef ACCORD_HTTPUTIL_H
+#define ACCORD_HTTPUTIL_H
+
+#include <event2/http.h>
+#include <jansson.h>
+
+#include "accord/error.h"
+
+/* Copy the request body out (at most max bytes, else ACCORD_ETOOBIG). *buf
+ * is malloc'd with a NUL after the *len bytes. */
+int http_body(struct evhttp_request *req, size_t max, char **buf, size_t *len)
+	ACCORD_MUST_CHECK;
+
+/* Reply with a JSON document (stolen: the reply decrefs it). */
+void http_reply_json(struct evhttp_request *req, int code, json_t *doc);
+
+/* Reply {"error": reason} with code. */
+void http_reply_error(struct evhttp_request *req, int code, const char *fmt, ...)
+	ACCORD_PRINTF(3, 4);
+
+/* Reply with bytes and a content type. */
+void http_reply_bytes(struct evhttp_request *req, int code, const char *type,
+		      const void *data, size_t len);
+
+/* The reason phrase for a status code. */
+const char *http_reason(int code);
+
+/* A listening Unix socket at path with mode 0660 (a stale socket file is
+ * replaced; any other file there is an error). Returns the fd or -1. */
+int http_unix_listen(const char *path, accord_error *e);
+
+#endif

@@ -1,0 +1,111 @@
+/* peer.c - the HTTPS listener other nodes talk to. */
+#include <event2/bufferevent_ssl.h>
+#include <event2/http.h>
+#include <openssl/ssl.h>
+
+#include "accord/peer.h"
+#include "httputil.h"
+
+struct peer {
+	node *n;
+	struct evhttp *http;
+};
+
+/* Each accepted connection gets its own TLS session on our context. */
+static struct bufferevent *new_tls_bev(struct event_base *base, void *arg)
+{
+	peer *p = arg;
+	SSL *ssl = SSL_new(tls_ctx(node_server_tls(p->n)));
+
+	if (!ssl)
+		return NULL;
+	return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+					      BEV_OPT_CLOSE_ON_FREE);
+}
+
+/* The partner behind this request's TLS connection, or NULL. */
+static const protocol_partner *request_partner(peer *p, struct evhttp_request *req)
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+	struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
+	SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+	uint8_t spki[CRYPTO_SHA256_LEN];
+
+	if (!ssl || !tls_peer_spki(ssl, spki))
+		return NULL;
+	return node_partner_by_spki(p->n, spki);
+}
+
+static void get_protocol(peer *p, struct evhttp_request *req)
+{
+	const protocol *pr = node_protocol(p->n);
+	char digest[2 * CRYPTO_SHA256_LEN + 1];
+
+	if (!pr) {
+		http_reply_error(req, 503, "no protocol in force: %s", node_refusal(p->n));
+		return;
+	}
+	crypto_hex(protocol_digest(pr), CRYPTO_SHA256_LEN, digest);
+	http_reply_json(req, 200, json_pack("{s:s, s:I, s:s}", "protocol", protocol_id(pr),
+					    "version", (json_int_t)protocol_version(pr),
+					    "digest", digest));
+}
+
+static void route(struct evhttp_request *req, void *arg)
+{
+	peer *p = arg;
+	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	const protocol_partner *from = request_partner(p, req);
+
+	if (!from) {
+		http_reply_error(req, 403, "your TLS key is not a partner's in the protocol in force");
+		return;
+	}
+	if (path && strcmp(path, "/v1/protocol") == 0) {
+		if (cmd != EVHTTP_REQ_GET)
+			http_reply_error(req, 405, "use GET for %s", path);
+		else
+			get_protocol(p, req);
+		return;
+	}
+	http_reply_error(req, 404, "no such resource: %s", path ? path : "?");
+}
+
+int peer_open(node *n, peer **out, accord_error *e)
+{
+	const config *cf = node_config(n);
+	peer *p = calloc(1, sizeof *p);
+
+	if (!p)
+		return accord_fail(e, ACCORD_ENOMEM, "out of memory");
+	p->n = n;
+	p->http = evhttp_new(node_base(n));
+	if (!p->http) {
+		free(p);
+		return accord_fail(e, ACCORD_ENOMEM, "out of memory");
+	}
+	evhttp_set_bevcb(p->http, new_tls_bev, p);
+	evhttp_set_gencb(p->http, route, p);
+	evhttp_set_max_body_size(p->http, (ev_ssize_t)cf->max_body_bytes);
+	evhttp_set_max_headers_size(p->http, 16384);
+	evhttp_set_timeout(p->http, 30);
+	evhttp_set_allowed_methods(p->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+	if (!evhttp_bind_socket_with_handle(p->http, cf->listen_host,
+					    (ev_uint16_t)cf->listen_port)) {
+		peer_close(p);
+		return accord_fail(e, ACCORD_EIO, "cannot listen on %s:%d (in use, or not an "
+				   "address of this machine)", cf->listen_host, cf->listen_port);
+	}
+	*out = p;
+	return 0;
+}
+
+void peer_close(peer *p)
+{
+	if (!p)
+		return;
+	if (p->http)
+		evhttp_free(p->http);
+	free(p);
+}

@@ -1,0 +1,100 @@
+# partnership.sh - sourced after tap.sh: build a partnership of nodes on
+# loopback in $T, with keys, a protocol dated around today and signed by
+# every partner, and one configuration per node.
+#
+#   partnership police council ngo    # ids; sets PORT_<id> and writes
+#                                     # $T/<id>/{keys,accordd.yaml}, $T/protocol.yaml
+#   start_node police                 # runs accordd, waits for its socket
+#   stop_node police                  # SIGTERM, waits for the exit
+#   api police GET /v1/status         # the local API via curl
+: "${ACCORDD:?set ACCORDD to the accordd binary}"
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# pvar NAME ID: the value of NAME_ID (ids may contain '-').
+pvar() { eval "echo \${$1_$(echo "$2" | tr - _)}"; }
+
+partnership() {
+	PARTNERS="$*"
+	today=$(date -u +%F)
+	from=$(date -u -d "$today - 1 day" +%F)
+	until=$(date -u -d "$today + 60 days" +%F)
+	for p in $PARTNERS; do
+		eval "PORT_$(echo "$p" | tr - _)=$(free_port)"
+		mkdir -p "$T/$p/run"
+		"$ACCORD" keygen --partner "$p" --dir "$T/$p/keys" >"$T/$p/lines" 2>/dev/null ||
+			return 1
+	done
+	{
+		printf 'protocol: test-partnership\nversion: 1\ntitle: Test partnership\n'
+		printf 'coordinator: %s\neffective_from: %s\nreview_by: %s\npartners:\n' \
+			"$(echo $PARTNERS | cut -d' ' -f1)" "$from" "$until"
+		for p in $PARTNERS; do
+			printf '  - id: %s\n    name: %s agency\n    responsibilities: Tests.\n' "$p" "$p"
+			printf '    endpoint: https://127.0.0.1:%s\n' "$(pvar PORT "$p")"
+			sed 's/^    /    /' "$T/$p/lines"
+		done
+		cat "${RULES:-$SRCDIR/tests/integration/lib/rules.yaml}"
+	} >"$T/protocol.yaml"
+	for p in $PARTNERS; do
+		"$ACCORD" protocol sign "$T/protocol.yaml" --partner "$p" \
+			--key "$T/$p/keys/signing.key" >/dev/null || return 1
+		cat >"$T/$p/accordd.yaml" <<C
+partner: $p
+protocol: ../protocol.yaml
+signing_key: keys/signing.key
+tls_key: keys/tls.key
+tls_cert: keys/tls.crt
+data_dir: data
+listen: 127.0.0.1:$(pvar PORT "$p")
+local_socket: run/accord.sock
+C
+	done
+}
+
+start_node() {
+	"$ACCORDD" --config "$T/$1/accordd.yaml" >>"$T/$1/log" 2>&1 &
+	eval "PID_$(echo "$1" | tr - _)=$!"
+	i=0
+	while [ ! -S "$T/$1/run/accord.sock" ] && [ $i -lt 100 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	[ -S "$T/$1/run/accord.sock" ]
+}
+
+stop_node() {
+	pid=$(pvar PID "$1")
+	[ -n "$pid" ] || return 0
+	kill -TERM "$pid" 2>/dev/null
+	wait "$pid"
+	st=$?
+	eval "PID_$(echo "$1" | tr - _)="
+	return $st
+}
+
+# Stop every node still running (on exit, whatever happened).
+stop_all() {
+	for p in ${PARTNERS:-}; do
+		pid=$(pvar PID "$p")
+		[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
+	done
+	return 0
+}
+trap 'stop_all; rm -rf "$T"' EXIT INT TERM
+
+api() {
+	curl -sS --max-time 10 --unix-socket "$T/$1/run/accord.sock" -X "$2" \
+		${4:+--data-binary "$4"} "http://localhost$3"
+}
+
+# peer_get FROM TO PATH [curl options]: FROM's client certificate, TO's pinned key.
+peer_get() {
+	from=$1 to=$2 path=$3
+	shift 3
+	curl -sS --max-time 10 -k --cert "$T/$from/keys/tls.crt" --key "$T/$from/keys/tls.key" \
+		--pinnedpubkey "sha256//$(sed -n 's/^    tls_spki_sha256: "\(.*\)"$/\1/p' "$T/$to/lines")" \
+		"$@" "https://127.0.0.1:$(pvar PORT "$to")$path"
+}
