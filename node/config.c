@@ -202,7 +202,7 @@ int config_load(const char *path, config *cf, protocol_diags *d)
 	memset(d, 0, sizeof *d);
 	snprintf(d->file, sizeof d->file, "%.*s", (int)sizeof d->file - 1, path);
 	*cf = (config){
-		.max_body_bytes = 256 * 1024, .max_connections = 512, .audit_max_mib = 4096,
+		.max_body_bytes = (size_t)256 * 1024, .max_connections = 512, .audit_max_mib = 4096,
 		.delivery_timeout_ms = 10000, .retry_initial_ms = 500, .retry_max_ms = 300000,
 	};
 	rc = fs_read_file(path, CONFIG_MAX_BYTES, &buf, &len, &e);
