@@ -1,0 +1,297 @@
+/*
+ * courier.c - libcurl multi on libevent, after curl's hiperfifo example:
+ * libcurl tells us which sockets to watch (socket callback) and when to
+ * wake it (timer callback); we tell it what happened with
+ * curl_multi_socket_action and collect finished transfers.
+ */
+#include <curl/curl.h>
+#include <event2/event.h>
+
+#include "accord/courier.h"
+
+struct courier {
+	struct event_base *base;
+	tls *client;
+	long timeout_ms;
+	CURLM *multi;
+	struct event *timer;
+	size_t pending;
+	struct post *posts;       /* in flight, for courier_close */
+};
+
+struct post {
+	struct post *next, **prevp;
+	courier *c;
+	CURL *easy;
+	struct curl_slist *headers;
+	uint8_t pin[CRYPTO_SHA256_LEN];
+	char pin_opt[8 + CRYPTO_B64_LEN(CRYPTO_SHA256_LEN)];
+	uint8_t *body;
+	uint8_t *resp;
+	size_t resp_len;
+	bool resp_too_big;
+	char errbuf[CURL_ERROR_SIZE];
+	courier_done_fn done;
+	void *arg;
+};
+
+/* The event watching one socket, kept as libcurl's socket data. */
+struct sock {
+	struct event *ev;
+};
+
+static void free_post(struct post *p)
+{
+	curl_easy_cleanup(p->easy);
+	curl_slist_free_all(p->headers);
+	free(p->body);
+	free(p->resp);
+	free(p);
+}
+
+static void unlink_post(struct post *p)
+{
+	curl_multi_remove_handle(p->c->multi, p->easy);
+	*p->prevp = p->next;
+	if (p->next)
+		p->next->prevp = p->prevp;
+	p->c->pending--;
+}
+
+static void check_done(courier *c)
+{
+	CURLMsg *msg;
+	int left;
+
+	while ((msg = curl_multi_info_read(c->multi, &left))) {
+		struct post *p;
+		courier_result r = { 0 };
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&p);
+		if (msg->data.result == CURLE_OK && !p->resp_too_big) {
+			curl_easy_getinfo(p->easy, CURLINFO_RESPONSE_CODE, &r.status);
+			r.body = p->resp;
+			r.len = p->resp_len;
+		} else {
+			r.error = p->resp_too_big ? "the response was larger than the limit" :
+				  p->errbuf[0] ? p->errbuf : curl_easy_strerror(msg->data.result);
+		}
+		unlink_post(p);
+		p->done(&r, p->arg);
+		free_post(p);
+	}
+}
+
+static void on_socket_event(evutil_socket_t fd, short what, void *arg)
+{
+	courier *c = arg;
+	int running;
+	int flags = (what & EV_READ ? CURL_CSELECT_IN : 0) |
+		    (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
+
+	curl_multi_socket_action(c->multi, fd, flags, &running);
+	check_done(c);
+	if (running <= 0 && evtimer_pending(c->timer, NULL))
+		evtimer_del(c->timer);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	courier *c = arg;
+	int running;
+
+	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	check_done(c);
+}
+
+static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *cp, void *sp)
+{
+	courier *c = cp;
+	struct sock *s = sp;
+	short kind;
+
+	if (what == CURL_POLL_REMOVE) {
+		if (s) {
+			event_free(s->ev);
+			free(s);
+			curl_multi_assign(c->multi, fd, NULL);
+		}
+		return 0;
+	}
+	kind = (short)(EV_PERSIST | (what & CURL_POLL_IN ? EV_READ : 0) |
+		       (what & CURL_POLL_OUT ? EV_WRITE : 0));
+	if (!s) {
+		s = calloc(1, sizeof *s);
+		if (!s)
+			return -1;
+		curl_multi_assign(c->multi, fd, s);
+	} else {
+		event_free(s->ev);
+	}
+	s->ev = event_new(c->base, fd, kind, on_socket_event, c);
+	if (!s->ev || event_add(s->ev, NULL) != 0)
+		return -1;
+	return 0;
+}
+
+static int timer_cb(CURLM *multi, long timeout_ms, void *cp)
+{
+	courier *c = cp;
+	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+
+	if (timeout_ms < 0)
+		return evtimer_del(c->timer);
+	return evtimer_add(c->timer, &tv);
+}
+
+static size_t on_data(char *data, size_t size, size_t n, void *arg)
+{
+	struct post *p = arg;
+	size_t len = size * n;
+	uint8_t *grown;
+
+	if (len > COURIER_MAX_RESPONSE - p->resp_len) {
+		p->resp_too_big = true;
+		return 0; /* stops the transfer */
+	}
+	grown = realloc(p->resp, p->resp_len + len + 1);
+	if (!grown)
+		return 0;
+	memcpy(grown + p->resp_len, data, len);
+	p->resp = grown;
+	p->resp_len += len;
+	return len;
+}
+
+/* libcurl made the TLS context for a connection: make it ours. */
+static CURLcode ssl_ctx_cb(CURL *easy, void *ssl_ctx, void *arg)
+{
+	struct post *p = arg;
+
+	return tls_configure_client_ctx(p->c->client, ssl_ctx, p->pin) == 0 ?
+	       CURLE_OK : CURLE_SSL_CERTPROBLEM;
+}
+
+int courier_open(struct event_base *base, tls *client, long timeout_ms, courier **out,
+		 accord_error *e)
+{
+	courier *c;
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return accord_fail(e, ACCORD_EIO, "libcurl failed to initialise");
+	c = calloc(1, sizeof *c);
+	if (!c)
+		return accord_fail(e, ACCORD_ENOMEM, "out of memory");
+	c->base = base;
+	c->client = client;
+	c->timeout_ms = timeout_ms;
+	c->multi = curl_multi_init();
+	c->timer = evtimer_new(base, on_timer, c);
+	if (!c->multi || !c->timer) {
+		courier_close(c);
+		return accord_fail(e, ACCORD_ENOMEM, "out of memory");
+	}
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+	curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 4L);
+	*out = c;
+	return 0;
+}
+
+void courier_close(courier *c)
+{
+	if (!c)
+		return;
+	while (c->posts) {
+		struct post *p = c->posts;
+
+		unlink_post(p);
+		free_post(p);
+	}
+	if (c->multi)
+		curl_multi_cleanup(c->multi);
+	if (c->timer)
+		event_free(c->timer);
+	free(c);
+}
+
+size_t courier_pending(const courier *c)
+{
+	return c->pending;
+}
+
+/* Every option of one post; false when libcurl refused one. */
+static bool set_options(struct post *p, const char *url, const char *content_type,
+			size_t len)
+{
+	CURL *h = p->easy;
+	char type[128];
+
+	snprintf(type, sizeof type, "Content-Type: %s", content_type);
+	p->headers = curl_slist_append(NULL, type);
+	if (!p->headers)
+		return false;
+	/* The key is pinned: the certificate's names are not part of the trust
+	 * model (there is no CA), so the host name is not checked against them.
+	 * Verification itself stays on; our verify callback checks the pin and
+	 * libcurl checks it again through CURLOPT_PINNEDPUBLICKEY. */
+	return curl_easy_setopt(h, CURLOPT_URL, url) == CURLE_OK &&
+	       curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https") == CURLE_OK &&
+	       curl_easy_setopt(h, CURLOPT_POST, 1L) == CURLE_OK &&
+	       curl_easy_setopt(h, CURLOPT_POSTFIELDS, p->body) == CURLE_OK &&
+	       curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len) == CURLE_OK &&
+	       curl_easy_setopt(h, CURLOPT_HTTPHEADER, p->headers) == CURLE_OK &&
+	       curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_3) == CURLE_OK &&
+	       curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK &&
+	       curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L) == CURLE_OK &&
+	       curl_easy_setopt(h, CURLOPT_PINNEDPUBLICKEY, p->pin_opt) == CURLE_OK &&
+	       curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb) == CURLE_OK &&
+	       curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, p) == CURLE_OK &&
+	       curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, p->c->timeout_ms) == CURLE_OK &&
+	       curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, p->c->timeout_ms) == CURLE_OK &&
+	       curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK &&
+	       curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
+	       curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L) == CURLE_OK &&
+	       curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data) == CURLE_OK &&
+	       curl_easy_setopt(h, CURLOPT_WRITEDATA, p) == CURLE_OK &&
+	       curl_easy_setopt(h, CURLOPT_ERRORBUFFER, p->errbuf) == CURLE_OK &&
+	       curl_easy_setopt(h, CURLOPT_PRIVATE, p) == CURLE_OK;
+}
+
+int courier_post(courier *c, const char *url, const uint8_t pin[CRYPTO_SHA256_LEN],
+		 const char *content_type, const void *body, size_t len,
+		 courier_done_fn done, void *arg)
+{
+	struct post *p = calloc(1, sizeof *p);
+
+	if (!p)
+		return ACCORD_ENOMEM;
+	p->c = c;
+	p->done = done;
+	p->arg = arg;
+	memcpy(p->pin, pin, CRYPTO_SHA256_LEN);
+	memcpy(p->pin_opt, "sha256//", 8);
+	crypto_b64_encode(pin, CRYPTO_SHA256_LEN, p->pin_opt + 8);
+	p->body = malloc(len ? len : 1);
+	p->easy = curl_easy_init();
+	if (!p->body || !p->easy)
+		goto fail;
+	memcpy(p->body, body, len);
+	if (!set_options(p, url, content_type, len) ||
+	    curl_multi_add_handle(c->multi, p->easy) != CURLM_OK)
+		goto fail;
+	p->next = c->posts;
+	if (p->next)
+		p->next->prevp = &p->next;
+	p->prevp = &c->posts;
+	c->posts = p;
+	c->pending++;
+	return 0;
+fail:
+	free_post(p);
+	return ACCORD_ENOMEM;
+}
