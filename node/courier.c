@@ -209,9 +209,11 @@ void courier_close(courier *c)
 	while (c->posts) {
 		struct post *p = c->posts;
 
-		unlink_post(p);
+		c->posts = p->next;
+		curl_multi_remove_handle(c->multi, p->easy);
 		free_post(p);
 	}
+	c->pending = 0;
 	if (c->multi)
 		curl_multi_cleanup(c->multi);
 	if (c->timer)
@@ -274,7 +276,7 @@ int courier_post(courier *c, const char *url, const uint8_t pin[CRYPTO_SHA256_LE
 	p->done = done;
 	p->arg = arg;
 	memcpy(p->pin, pin, CRYPTO_SHA256_LEN);
-	memcpy(p->pin_opt, "sha256//", 8);
+	memcpy(p->pin_opt, "sha256//", 9);
 	crypto_b64_encode(pin, CRYPTO_SHA256_LEN, p->pin_opt + 8);
 	p->body = malloc(len ? len : 1);
 	p->easy = curl_easy_init();
