@@ -8,6 +8,10 @@ static const struct command {
 } commands[] = {
 	{ "keygen", cmd_keygen, "make a partner's signing key and TLS identity" },
 	{ "protocol", cmd_protocol, "verify, show, sign, diff the sharing protocol" },
+	{ "send", cmd_node, "disclose a record to a partner through the node" },
+	{ "inbox", cmd_node, "list, show, acknowledge records partners sent" },
+	{ "outbox", cmd_node, "deliveries pending, done and failing" },
+	{ "status", cmd_node, "the node's protocol and queues" },
 };
 
 static void usage(FILE *f)

@@ -28,6 +28,8 @@ start_node police; ok "the police node starts" $?
 [ "$(stat -c %a "$T/police/run/accord.sock")" = 660 ]; ok "the local socket is mode 0660" $?
 run 0 api police GET /v1/status && has '"in_force":true' && has '"partner":"police"'
 ok "local API: status shows the protocol in force" $?
+run 0 "$ACCORD" status --config "$T/police/accordd.yaml" && has '"in_force": true'
+ok "accord status finds the node through its configuration" $?
 run 0 api police GET /v1/nothing && has "no such resource"; ok "local API: unknown path is 404" $?
 
 digest=$(sha256sum "$T/protocol.yaml" | cut -d' ' -f1)
@@ -61,6 +63,8 @@ ok "the refused reload is logged with its reason" $?
 cp "$T/sig.bak" "$T/protocol.yaml.sig"
 
 stop_node police; ok "SIGTERM stops the node cleanly" $?
+run 1 "$ACCORD" status --socket "$T/police/run/accord.sock" && has "is accordd running?"
+ok "accord status says when the node is not running" $?
 [ ! -e "$T/police/run/accord.sock" ]; ok "the socket is removed on exit" $?
 
 # A node whose protocol has expired starts, shares nothing and says why.

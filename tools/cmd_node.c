@@ -1,0 +1,262 @@
+/*
+ * cmd_node.c - the commands that talk to a running node through its local
+ * API: `accord status`, `send`, `inbox`, `outbox`. libcurl over the node's
+ * Unix socket (CURLOPT_UNIX_SOCKET_PATH); the node answers JSON.
+ */
+#include <curl/curl.h>
+#include <getopt.h>
+#include <jansson.h>
+
+#include "accord/config.h"
+#include "accord/fs.h"
+#include "cmd.h"
+
+#define REPLY_MAX ((size_t)16 << 20)
+#define RECORD_FILE_MAX ((size_t)1 << 20)
+
+struct reply {
+	char *data;
+	size_t len;
+	bool too_big;
+};
+
+static size_t on_data(char *d, size_t size, size_t n, void *arg)
+{
+	struct reply *r = arg;
+	size_t len = size * n;
+	char *grown;
+
+	if (len > REPLY_MAX - r->len) {
+		r->too_big = true;
+		return 0;
+	}
+	grown = realloc(r->data, r->len + len + 1);
+	if (!grown)
+		return 0;
+	memcpy(grown + r->len, d, len);
+	grown[r->len + len] = '\0';
+	r->data = grown;
+	r->len += len;
+	return len;
+}
+
+/*
+ * One request to the local API. Returns the HTTP status (and the parsed
+ * JSON body in *doc, NULL if not JSON), or -1 after printing why the node
+ * could not be reached.
+ */
+static long local_request(const char *sock, const char *method, const char *path,
+			  const char *body, json_t **doc)
+{
+	CURL *h = curl_easy_init();
+	struct reply r = { 0 };
+	struct curl_slist *hdr = NULL;
+	char url[512], err[CURL_ERROR_SIZE] = "";
+	long status = -1;
+	CURLcode rc;
+
+	*doc = NULL;
+	if (!h)
+		return -1;
+	snprintf(url, sizeof url, "http://localhost%s", path);
+	hdr = curl_slist_append(NULL, "Content-Type: application/json");
+	curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, sock);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &r);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, err);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
+	if (body)
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+	rc = curl_easy_perform(h);
+	if (rc != CURLE_OK) {
+		cli_error("cannot reach the node at %s: %s (is accordd running?)", sock,
+			  err[0] ? err : curl_easy_strerror(rc));
+	} else {
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+		if (r.data)
+			*doc = json_loadb(r.data, r.len, 0, NULL);
+	}
+	free(r.data);
+	curl_slist_free_all(hdr);
+	curl_easy_cleanup(h);
+	return status;
+}
+
+/* --socket PATH, or --config FILE's local_socket, or $ACCORD_SOCKET. */
+static int socket_path(const char *sock, const char *conf, char *out, size_t size)
+{
+	protocol_diags *d;
+	config *cf;
+	int rc;
+
+	if (!sock && !conf)
+		sock = getenv("ACCORD_SOCKET");
+	if (sock)
+		return fs_path(out, size, "%s", sock) == 0 ? 0 : EXIT_USAGE;
+	if (!conf) {
+		cli_error("say which node: --socket PATH, --config FILE, or set ACCORD_SOCKET");
+		return EXIT_USAGE;
+	}
+	d = malloc(sizeof *d);
+	cf = malloc(sizeof *cf);
+	rc = d && cf ? config_load(conf, cf, d) : ACCORD_ENOMEM;
+	if (rc != 0 && d)
+		protocol_diags_print(d, stderr);
+	if (rc == 0)
+		rc = fs_path(out, size, "%s", cf->local_socket);
+	free(d);
+	free(cf);
+	return rc == 0 ? 0 : 1;
+}
+
+static void print_json(json_t *doc)
+{
+	json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	putchar('\n');
+}
+
+/* Print an error reply's reason; map the status to an exit code. */
+static int finish(long status, json_t *doc, bool show)
+{
+	json_t *err = doc ? json_object_get(doc, "error") : NULL;
+	int code;
+
+	if (status < 0)
+		code = 1;
+	else if (status >= 200 && status < 300)
+		code = 0;
+	else
+		code = status == 403 || status == 422 ? EXIT_REFUSED : 1;
+	if (code != 0 && json_is_string(err))
+		cli_error("the node refused (%ld): %s", status, json_string_value(err));
+	else if (code != 0 && status > 0)
+		cli_error("the node answered %ld", status);
+	if (doc && (code == 0 || show))
+		print_json(doc);
+	json_decref(doc);
+	return code;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: accord COMMAND [--socket PATH | --config FILE] ...\n\n"
+		"  status                  the node's partner, protocol in force, queues\n"
+		"  send --to P --purpose X --record-type T [--case REF] RECORD.json\n"
+		"                          disclose a record to a partner\n"
+		"  inbox list | show ID | ack ID\n"
+		"                          records partners sent to this node\n"
+		"  outbox                  deliveries pending, done and failing\n\n"
+		"The node is found by --socket, by the local_socket of --config, or by\n"
+		"$ACCORD_SOCKET. Exit status: 0 done, 1 failure, 2 usage error,\n"
+		"3 refused by the protocol (the reason is printed).\n");
+}
+
+/* Options every command takes; the rest stay in argv from optind. */
+struct opts {
+	const char *sock, *conf, *to, *purpose, *type, *case_ref;
+};
+
+static int parse(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "to", required_argument, NULL, 't' },
+		{ "purpose", required_argument, NULL, 'p' },
+		{ "record-type", required_argument, NULL, 'r' },
+		{ "case", required_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (c) {
+		case 's': o->sock = optarg; break;
+		case 'c': o->conf = optarg; break;
+		case 't': o->to = optarg; break;
+		case 'p': o->purpose = optarg; break;
+		case 'r': o->type = optarg; break;
+		case 'k': o->case_ref = optarg; break;
+		case 'h': usage(stdout); return -1;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	return 0;
+}
+
+static int send_record(const char *sock, const struct opts *o, const char *file)
+{
+	json_error_t jerr;
+	json_t *record, *req, *doc;
+	char *text;
+	long status;
+
+	if (!o->to || !o->purpose || !o->type) {
+		cli_error("send needs --to, --purpose and --record-type");
+		return EXIT_USAGE;
+	}
+	record = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
+	if (!record) {
+		cli_error("%s:%d:%d: %s", file, jerr.line, jerr.column, jerr.text);
+		return 1;
+	}
+	req = json_pack("{s:s, s:s, s:s, s:o, s:s?}", "to", o->to, "purpose", o->purpose,
+			"record_type", o->type, "record", record, "case_reference", o->case_ref);
+	text = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	json_decref(req);
+	if (!text) {
+		cli_error("out of memory");
+		return 1;
+	}
+	status = local_request(sock, "POST", "/v1/disclosures", text, &doc);
+	free(text);
+	return finish(status, doc, true);
+}
+
+int cmd_node(int argc, char **argv)
+{
+	struct opts o = { 0 };
+	char sock[1024], path[512];
+	const char *cmd = argv[0];
+	json_t *doc;
+	long status;
+	int rc = parse(argc, argv, &o);
+
+	if (rc != 0)
+		return rc < 0 ? 0 : rc;
+	rc = socket_path(o.sock, o.conf, sock, sizeof sock);
+	if (rc != 0)
+		return rc;
+	argc -= optind;
+	argv += optind;
+	if (strcmp(cmd, "send") == 0 && argc == 1)
+		return send_record(sock, &o, argv[0]);
+	if (argc == 0 && (strcmp(cmd, "status") == 0 || strcmp(cmd, "outbox") == 0)) {
+		status = local_request(sock, "GET", cmd[0] == 's' ? "/v1/status" : "/v1/outbox",
+				       NULL, &doc);
+		return finish(status, doc, true);
+	}
+	if (strcmp(cmd, "inbox") == 0 && argc == 1 && strcmp(argv[0], "list") == 0) {
+		status = local_request(sock, "GET", "/v1/inbox", NULL, &doc);
+		return finish(status, doc, true);
+	}
+	if (strcmp(cmd, "inbox") == 0 && argc == 2 &&
+	    (strcmp(argv[0], "show") == 0 || strcmp(argv[0], "ack") == 0)) {
+		bool ack = strcmp(argv[0], "ack") == 0;
+
+		if (strspn(argv[1], "0123456789abcdefABCDEF-") != strlen(argv[1]) ||
+		    fs_path(path, sizeof path, "/v1/inbox/%s%s", argv[1], ack ? "/ack" : "")) {
+			cli_error("'%s' is not an inbox item id", argv[1]);
+			return EXIT_USAGE;
+		}
+		status = local_request(sock, ack ? "POST" : "GET", path, ack ? "" : NULL, &doc);
+		return finish(status, doc, true);
+	}
+	usage(stderr);
+	return EXIT_USAGE;
+}
