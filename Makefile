@@ -206,17 +206,18 @@ bench: deps
 # --- install ----------------------------------------------------------------
 
 install: $(BIN)/accord $(BIN)/accordd $(BIN)/accordd
-	install -d $(DESTDIR)$(bindir) $(DESTDIR)$(libdir) \
+	install -d $(DESTDIR)$(bindir) $(DESTDIR)$(libdir) $(DESTDIR)$(mandir)/man8 \
 	  $(DESTDIR)$(includedir)/accord $(DESTDIR)$(mandir)/man1
 	install -m 0755 $(BIN)/accord $(DESTDIR)$(bindir)/accord
 	install -m 0755 $(BIN)/accordd $(DESTDIR)$(bindir)/accordd
 	install -m 0644 $(LIB) $(DESTDIR)$(libdir)/libaccord.a
 	install -m 0644 include/accord/*.h $(DESTDIR)$(includedir)/accord/
 	install -m 0644 tools/man/*.1 $(DESTDIR)$(mandir)/man1/
+	install -m 0644 tools/man/*.8 $(DESTDIR)$(mandir)/man8/
 
 uninstall:
 	rm -f $(DESTDIR)$(bindir)/accord $(DESTDIR)$(bindir)/accordd $(DESTDIR)$(libdir)/libaccord.a \
-	  $(DESTDIR)$(mandir)/man1/accord.1
+	  $(DESTDIR)$(mandir)/man1/accord.1 $(DESTDIR)$(mandir)/man8/accordd.8
 	rm -rf $(DESTDIR)$(includedir)/accord
 
 clean:
