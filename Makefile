@@ -18,7 +18,7 @@ BIN     ?= bin
 SAN     ?=
 WERROR  ?=
 
-PKGS    := libssl libcrypto libprotobuf-c yaml-0.1 libcurl jansson
+PKGS    := libssl libcrypto libprotobuf-c yaml-0.1 libcurl jansson lmdb
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 
