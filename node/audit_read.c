@@ -138,9 +138,9 @@ int audit_read(audit *a, uint64_t seq, audit_record **out, accord_error *e)
 	if (rc == MDB_NOTFOUND)
 		return accord_fail(e, ACCORD_ENOTFOUND, "the audit log has no entry %llu",
 				   (unsigned long long)seq);
-	if (rc > 0)
+	if (store_mdb_code(rc))
 		return store_fail(e, rc, "reading the audit log");
-	if (rc < 0)
+	if (rc != 0)
 		return accord_fail(e, rc, "audit entry %llu does not decode: run 'accord "
 				   "audit verify'", (unsigned long long)seq);
 	return 0;
@@ -227,7 +227,7 @@ out_abort:
 	mdb_txn_abort(txn);
 	if (rc == MDB_NOTFOUND)
 		return 0;
-	if (rc > 0)
+	if (store_mdb_code(rc))
 		return store_fail(e, rc, "reading the audit log");
 	return rc;
 }

@@ -269,7 +269,7 @@ int audit_verify(audit *a, const uint8_t *pub, const char *external,
 	if (rc == 0)
 		after_walk(s);
 	r->size = s->size;
-	if (rc > 0)
+	if (store_mdb_code(rc))
 		rc = store_fail(e, rc, "reading the audit log");
 	else if (rc == VERIFY_STOP)
 		rc = 0;

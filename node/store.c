@@ -230,7 +230,7 @@ int store_write(store *s, store_write_fn fn, void *ctx, accord_error *e)
 			mdb_txn_abort(txn);
 		if (rc == 0)
 			return 0;
-		if (rc < 0)
+		if (!store_mdb_code(rc))
 			return rc;
 		if (rc != MDB_MAP_FULL)
 			return store_fail(e, rc, s->dir);

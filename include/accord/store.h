@@ -63,8 +63,8 @@ int store_db(store *s, const char *name, unsigned flags, MDB_dbi *out,
 	     accord_error *e) ACCORD_MUST_CHECK;
 
 /*
- * The work of one write transaction. It returns 0, a negative ACCORD_E*
- * code (filling e), or a positive LMDB code from an mdb_* call; MDB_MAP_FULL
+ * The work of one write transaction. It returns 0, an ACCORD_E* code
+ * (filling e), or what an mdb_* call returned (store_mdb_code); MDB_MAP_FULL
  * makes store_write grow the map and call it again with a fresh
  * transaction, so it must not keep effects outside the transaction from an
  * earlier call.
@@ -89,7 +89,14 @@ bool store_full(const store *s);
 /* The current map size in bytes. */
 uint64_t store_map_size(const store *s);
 
-/* An ACCORD_E* code and message for a positive LMDB code from `what`. */
+/* Whether rc came from LMDB (its own codes, MDB_KEYEXIST..MDB_LAST_ERRCODE,
+ * or a positive errno) rather than being 0 or an ACCORD_E* code. */
+static inline bool store_mdb_code(int rc)
+{
+	return rc > 0 || (rc >= MDB_KEYEXIST && rc <= MDB_LAST_ERRCODE);
+}
+
+/* An ACCORD_E* code, and a message naming `what`, for an LMDB code. */
 int store_fail(accord_error *e, int mdb_rc, const char *what);
 
 #endif

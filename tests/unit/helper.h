@@ -46,6 +46,8 @@ struct th_log {
 void th_log_open(struct th_log *l, const store_options *opt);
 /* Close and reopen the same directory (as after a restart). */
 void th_log_reopen(struct th_log *l);
+/* Close the log and its store but keep the directory. */
+void th_log_shut(struct th_log *l);
 void th_log_close(struct th_log *l);
 /* A plausible entry number i (fields vary with i; subject i % 7). */
 void th_entry(uint64_t i, audit_entry *en, uint8_t subject_key);

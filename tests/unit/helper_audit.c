@@ -10,12 +10,19 @@ void th_log_open(struct th_log *l, const store_options *opt)
 		fail_msg("opening the audit log: %s", accord_error_msg(&e));
 }
 
+void th_log_shut(struct th_log *l)
+{
+	audit_close(l->a);
+	store_close(l->st);
+	l->a = NULL;
+	l->st = NULL;
+}
+
 void th_log_reopen(struct th_log *l)
 {
 	accord_error e = { 0 };
 
-	audit_close(l->a);
-	store_close(l->st);
+	th_log_shut(l);
 	if (store_open(l->dir, NULL, &l->st, &e) != 0 || audit_open(l->st, &l->a, &e) != 0)
 		fail_msg("reopening the audit log: %s", accord_error_msg(&e));
 }
