@@ -70,8 +70,7 @@ static bool copy_hash(ProtobufCBinaryData b, uint8_t *out)
 	return true;
 }
 
-/* Decode len bytes into a new record (the bytes are copied). */
-static int decode(const void *bytes, size_t len, audit_record **out)
+int audit_record_parse(const void *bytes, size_t len, audit_record **out)
 {
 	audit_record *r;
 	Accord__Audit__AuditEntry *m;
@@ -133,7 +132,7 @@ int audit_read(audit *a, uint64_t seq, audit_record **out, accord_error *e)
 	audit_be64(seq, key);
 	rc = mdb_get(txn, a->db.entry, &k, &v);
 	if (rc == 0)
-		rc = decode(v.mv_data, v.mv_size, out);
+		rc = audit_record_parse(v.mv_data, v.mv_size, out);
 	mdb_txn_abort(txn);
 	if (rc == MDB_NOTFOUND)
 		return accord_fail(e, ACCORD_ENOTFOUND, "the audit log has no entry %llu",
@@ -210,7 +209,7 @@ int audit_iterate(audit *a, const audit_filter *f, audit_visit_fn fn, void *ctx,
 
 		if (f->last && seq > f->last)
 			break;
-		rc = decode(v.mv_data, v.mv_size, &r);
+		rc = audit_record_parse(v.mv_data, v.mv_size, &r);
 		if (rc != 0) {
 			mdb_cursor_close(c);
 			mdb_txn_abort(txn);

@@ -8,6 +8,7 @@ static const struct command {
 } commands[] = {
 	{ "keygen", cmd_keygen, "make a partner's signing key and TLS identity" },
 	{ "protocol", cmd_protocol, "verify, show, sign, diff the sharing protocol" },
+	{ "audit", cmd_audit, "verify, list, show, export, prove the audit log" },
 };
 
 static void usage(FILE *f)

@@ -161,6 +161,10 @@ int audit_append(audit *a, const audit_entry *entry, uint64_t *seq,
  * bytes do not decode). Free with audit_record_free. */
 int audit_read(audit *a, uint64_t seq, audit_record **out, accord_error *e)
 	ACCORD_MUST_CHECK;
+/* Decode packed entry bytes from elsewhere (a proof) into a new record;
+ * the bytes are copied. ACCORD_ETOOBIG, ACCORD_EPARSE, ACCORD_ENOMEM. */
+int audit_record_parse(const void *bytes, size_t len, audit_record **out)
+	ACCORD_MUST_CHECK;
 const audit_entry *audit_record_entry(const audit_record *r);
 const uint8_t *audit_record_bytes(const audit_record *r, size_t *len);
 void audit_record_free(audit_record *r);
