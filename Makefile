@@ -18,7 +18,7 @@ BIN     ?= bin
 SAN     ?=
 WERROR  ?=
 
-PKGS    := libssl libcrypto libprotobuf-c yaml-0.1 libcurl jansson libevent \
+PKGS    := libssl libcrypto libprotobuf-c yaml-0.1 libcurl jansson lmdb libevent \
            libevent_openssl
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
@@ -59,8 +59,8 @@ INTEG   := $(sort $(wildcard tests/integration/*.sh))
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps deps-dev demo test check fuzz bench install uninstall clean help build-tests \
-        valgrind lint
+.PHONY: all deps deps-dev deps-bench demo test check fuzz bench install uninstall clean help \
+        build-tests valgrind lint
 .DEFAULT_GOAL := all
 
 all: $(BIN)/accord $(BIN)/accordd
@@ -192,13 +192,19 @@ fuzz: deps-dev $(GEN_H)
 
 BENCH_SRC := $(wildcard tests/bench/bench_*.c)
 BENCH_BIN := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
-BENCH_LIBS ?=
+# SQLite is the benchmarks' baseline only: the core library never links it.
+BENCH_PKGS := sqlite3
+BENCH_DEB_PKGS := libsqlite3-dev
+BENCH_LIBS ?= $(shell $(PKG_CONFIG) --libs $(BENCH_PKGS) 2>/dev/null)
 
 $(BUILD)/bench/%: tests/bench/%.c $(LIB) | $(GEN_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(ACCORD_CFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(PKG_LIBS) $(BENCH_LIBS)
 
-bench: deps
+deps-bench: deps
+	@sh tools/deps.sh $(BENCH_DEB_PKGS)
+
+bench: deps-bench
 	@$(MAKE) --no-print-directory $(BIN)/accord $(if $(BENCH),$(BUILD)/bench/bench_$(BENCH),$(BENCH_BIN))
 	@ACCORD=$(CURDIR)/$(BIN)/accord SRCDIR=$(CURDIR) BENCH_DIR=$(CURDIR)/$(BUILD)/bench \
 	  sh tests/bench/run.sh $(BENCH)

@@ -18,6 +18,8 @@ const char *accord_strerror(int code)
 	case ACCORD_ENOTINFORCE: return "protocol not in force";
 	case ACCORD_EINVALID: return "validation failed";
 	case ACCORD_EREFUSED: return "refused by policy";
+	case ACCORD_EFULL: return "store full";
+	case ACCORD_ETAMPER: return "verification failed";
 	}
 	return "unknown error";
 }

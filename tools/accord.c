@@ -12,6 +12,7 @@ static const struct command {
 	{ "inbox", cmd_node, "list, show, acknowledge records partners sent" },
 	{ "outbox", cmd_node, "deliveries pending, done and failing" },
 	{ "status", cmd_node, "the node's protocol and queues" },
+	{ "audit", cmd_audit, "verify, list, show, export, prove the audit log" },
 };
 
 static void usage(FILE *f)

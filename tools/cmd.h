@@ -18,6 +18,7 @@ int cmd_keygen(int argc, char **argv);
 int cmd_protocol(int argc, char **argv);
 /* status, send, inbox, outbox: the local API of a running node. */
 int cmd_node(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 
 /* Subcommands of `accord protocol`, each given argv from its own name. */
 int cmd_protocol_show(int argc, char **argv);

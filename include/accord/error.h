@@ -37,6 +37,8 @@ enum {
 	ACCORD_ENOTINFORCE = -11, /* no protocol in force for that date */
 	ACCORD_EINVALID = -12,  /* a document failed validation */
 	ACCORD_EREFUSED = -13,  /* a policy refused the operation */
+	ACCORD_EFULL = -14,     /* a store reached its configured size limit */
+	ACCORD_ETAMPER = -15,   /* a log or proof fails verification */
 };
 
 typedef struct accord_error {

@@ -35,3 +35,21 @@ void th_pub64(const crypto_signer *s, char out[CRYPTO_B64_LEN(CRYPTO_ED25519_PUB
  */
 char *th_protocol_doc(crypto_signer *keys[3]);
 void th_keys_close(crypto_signer *keys[3]);
+
+/* The audit log of a fresh store in a new temporary directory. */
+#include "accord/audit.h"
+struct th_log {
+	char *dir;
+	store *st;
+	audit *a;
+};
+void th_log_open(struct th_log *l, const store_options *opt);
+/* Close and reopen the same directory (as after a restart). */
+void th_log_reopen(struct th_log *l);
+/* Close the log and its store but keep the directory. */
+void th_log_shut(struct th_log *l);
+void th_log_close(struct th_log *l);
+/* A plausible entry number i (fields vary with i; subject i % 7). */
+void th_entry(uint64_t i, audit_entry *en, uint8_t subject_key);
+/* Append n entries in batches of batch; fails the test on error. */
+void th_fill(audit *a, uint64_t n, size_t batch);

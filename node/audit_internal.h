@@ -1,0 +1,63 @@
+/* audit_internal.h - what the audit module's files share (not installed). */
+#ifndef ACCORD_AUDIT_INTERNAL_H
+#define ACCORD_AUDIT_INTERNAL_H
+
+#include <openssl/evp.h>
+
+#include "accord/audit.h"
+
+/* A SHA-256 context kept across many hashes: the one-shot EVP_Digest
+ * fetches and allocates on every call, which costs more than hashing an
+ * interior node. */
+typedef struct merkle_hasher {
+	EVP_MD_CTX *ctx;
+	EVP_MD *md;
+} merkle_hasher;
+
+int merkle_hasher_init(merkle_hasher *h) ACCORD_MUST_CHECK;
+void merkle_hasher_free(merkle_hasher *h);
+void merkle_leaf(merkle_hasher *h, const void *data, size_t len,
+		 uint8_t out[AUDIT_HASH_LEN]);
+void merkle_node(merkle_hasher *h, const uint8_t l[AUDIT_HASH_LEN],
+		 const uint8_t r[AUDIT_HASH_LEN], uint8_t out[AUDIT_HASH_LEN]);
+
+/* Fetch the hash of the complete subtree (level, index): the one covering
+ * leaves index*2^level .. (index+1)*2^level - 1. 0 or ACCORD_E*. */
+typedef int (*merkle_get_fn)(void *ctx, unsigned level, uint64_t index,
+			     uint8_t out[AUDIT_HASH_LEN]);
+
+/* MTH of the first size leaves (size 0: SHA-256 of nothing). */
+int merkle_root(merkle_get_fn get, void *ctx, uint64_t size,
+		uint8_t out[AUDIT_HASH_LEN]) ACCORD_MUST_CHECK;
+/* RFC 9162 PATH(index, D[size]) and PROOF(m, D[n]). */
+int merkle_inclusion(merkle_get_fn get, void *ctx, uint64_t index, uint64_t size,
+		     audit_proof *p) ACCORD_MUST_CHECK;
+int merkle_consistency(merkle_get_fn get, void *ctx, uint64_t m, uint64_t n,
+		       audit_proof *p) ACCORD_MUST_CHECK;
+
+/* The audit_tree key of subtree (level, index): BE64 of its last leaf,
+ * then the level. */
+#define AUDIT_TREE_KEY_LEN 9
+void audit_tree_key(unsigned level, uint64_t index, uint8_t key[AUDIT_TREE_KEY_LEN]);
+
+void audit_be64(uint64_t v, uint8_t out[8]);
+uint64_t audit_get_be64(const uint8_t in[8]);
+
+/* The databases, opened by audit_open. */
+struct audit_dbs {
+	MDB_dbi entry, tree, subject, checkpoint, meta;
+};
+struct audit {
+	store *st;
+	struct audit_dbs db;
+	merkle_hasher h;
+	uint8_t secret[32];
+	bool have_secret;
+	bool batch_open;
+};
+
+/* Read meta key name into buf (up to cap bytes; *len set). */
+int audit_meta_get(audit *a, MDB_txn *txn, const char *name, void *buf,
+		   size_t cap, size_t *len);
+
+#endif

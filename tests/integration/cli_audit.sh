@@ -1,0 +1,110 @@
+#!/bin/sh
+# The DPO's audit commands end to end: entries appended as the daemon
+# would, listed, shown, exported, found by subject, proved and checked
+# offline, and a changed byte and a cut-off tail caught by verify.
+. "$(dirname "$0")/lib/tap.sh"
+A=$ACCORD
+D=$T/data
+
+run 0 $A audit --help && has "check-proof FILE --pub KEY"; ok "accord audit --help" $?
+run 2 $A audit frob && has "unknown audit command"; ok "an unknown audit command is a usage error" $?
+run 2 $A audit list; ok "list without --data is a usage error" $?
+run 1 $A audit list --data "$T/none" && has "no such data directory"
+ok "a missing data directory is named" $?
+
+$A keygen --partner police --dir "$T/keys" >/dev/null 2>&1
+run 0 $A audit append --data "$D" --from police --to council --purpose reintegration-referral \
+	--rule police-refers-to-council --record-type Referral \
+	--disclosed subject.given_name,subject.family_name,needs --withheld risk_assessment \
+	--given-name Amina --family-name Khan --birth-date 1990-02-03 --actor cw-17 \
+	--reason 'rule allows, "consent" given' --time-ms 1790000000000
+ok "append a disclosure" $?
+[ "$(stat -c %a "$D")" = 700 ] && [ "$(stat -c %a "$D/audit.key")" = 600 ]
+ok "the data directory is 0700 and audit.key 0600" $?
+run 0 $A audit append --data "$D" --event RECEIVED --from ngo --to police \
+	--purpose progress-report --count 20 --time-ms 1790100000000
+ok "append 20 more in one batch" $?
+
+run 0 $A audit list --data "$D" && has "21 entries" && has "police -> council" &&
+	has "2026-09-21"
+ok "list shows every entry" $?
+run 0 $A audit list --data "$D" --event disclosed && has "1 entry"
+ok "list filters by event" $?
+run 0 $A audit list --data "$D" --partner council --purpose reintegration-referral && has "1 entry"
+ok "list filters by partner and purpose" $?
+run 0 $A audit list --data "$D" --since 2026-09-22 && has "20 entries"
+ok "list filters by time" $?
+run 0 $A audit list --data "$D" --rule police-refers-to-council --json &&
+	has '"rule": "police-refers-to-council"'
+ok "list --json" $?
+run 2 $A audit list --data "$D" --event nonsense && has "unknown event"
+ok "an unknown event is a usage error" $?
+
+run 0 $A audit show --data "$D" 0 && has "disclosed         [\"subject.given_name\"" &&
+	has "withheld          [\"risk_assessment\"]"
+ok "show names the disclosed and withheld paths" $?
+run 1 $A audit show --data "$D" 99 && has "no entry 99"
+ok "show past the end fails" $?
+! grep -q Amina "$D/data.mdb"
+ok "the subject's name is nowhere in the store" $?
+
+run 0 $A audit export --data "$D" --format csv && has 'rule allows, ""consent"" given"' &&
+	has "subject.given_name;subject.family_name;needs"
+ok "export csv quotes fields" $?
+[ "$(grep -c . "$T/out")" = 22 ]
+ok "export csv has a header and 21 rows" $?
+run 0 $A audit export --data "$D" --format jsonl --event received
+[ "$(grep -c '"event":"RECEIVED"' "$T/out")" = 20 ]
+ok "export jsonl, one object a line" $?
+
+run 0 $A audit subject --data "$D" --given-name " amina " --family-name KHAN \
+	--birth-date 1990-02-03 && has "1 entry" && has "police -> council"
+ok "subject finds the person's entries, names normalised" $?
+run 0 $A audit subject --data "$D" --given-name Amina --family-name Khan \
+	--birth-date 1990-02-04 && has "0 entries"
+ok "another birth date is another person" $?
+
+run 1 $A audit prove --data "$D" 3 && has "no checkpoint"
+ok "prove needs a checkpoint" $?
+run 0 $A audit checkpoint --data "$D" --key "$T/keys/signing.key" --partner police \
+	--out "$T/ck21" && grep -q "^21$" "$T/ck21" && grep -q "accord.audit/police" "$T/ck21"
+ok "checkpoint writes a signed note" $?
+cp -r "$D" "$T/old"
+run 0 $A audit prove --data "$D" 0 --out "$T/proof.json"
+ok "prove entry 0" $?
+run 0 $A audit check-proof "$T/proof.json" --pub "$T/keys/signing.pub" && has "entry 0 is in the log"
+ok "check-proof accepts it offline" $?
+sed 's/"index": 0/"index": 1/' "$T/proof.json" >"$T/bad.json"
+run 1 $A audit check-proof "$T/bad.json" --pub "$T/keys/signing.pub"
+ok "check-proof refuses another index" $?
+$A keygen --partner ngo --dir "$T/other" >/dev/null 2>&1
+run 1 $A audit check-proof "$T/proof.json" --pub "$T/other/signing.pub" && has "another key"
+ok "check-proof refuses another signer" $?
+
+$A audit append --data "$D" --count 5 >/dev/null
+run 0 $A audit verify --data "$D" --checkpoint "$T/ck21" --pub "$T/keys/signing.pub" &&
+	has "whole: 26 entries"
+ok "verify: the log is whole and extends the checkpoint" $?
+run 0 $A audit checkpoint --data "$D" --key "$T/keys/signing.key" --out "$T/ck26"
+sed 's/^26$/25/' "$T/ck26" >"$T/forged"
+run 1 $A audit verify --data "$D" --checkpoint "$T/forged" --pub "$T/keys/signing.pub" &&
+	has "forged or altered"
+ok "verify refuses a forged checkpoint" $?
+
+# A copy from before five more entries: to the later checkpoint it is cut off.
+run 1 $A audit verify --data "$T/old" --checkpoint "$T/ck26" --pub "$T/keys/signing.pub" &&
+	has "first bad entry 21" && has "cut off"
+ok "verify catches a cut-off tail against a checkpoint kept elsewhere" $?
+
+# An intruder with the files changes one byte of entry 7 through LMDB.
+mdb_dump -s audit_entry "$D" | awk 'f { sub(/.$/, ($0 ~ /0$/) ? "1" : "0"); f = 0 }
+	/^ 0000000000000007$/ { f = 1 } { print }' >"$T/dump"
+mdb_load -s audit_entry "$D" <"$T/dump" 2>/dev/null
+run 1 $A audit verify --data "$D" && has "first bad entry 7" && has "stored leaf hash"
+ok "verify names the entry an intruder changed" $?
+run 1 $A audit verify --data "$D" --json && has '"first_bad_sequence": 7'
+ok "verify --json names it too" $?
+chmod 755 "$D"
+run 1 $A audit list --data "$D" && has "chmod 700"
+ok "a data directory others can read is refused" $?
+done_testing
