@@ -182,11 +182,9 @@ static int copy_value(const ProtobufCFieldDescriptor *f, const struct sel_node *
 	case PROTOBUF_C_TYPE_STRING: {
 		const char *s = *(char *const *)src;
 
-		if (!s || !*s) {
-			*(char **)dst = (char *)protobuf_c_empty_string;
-			return 0;
-		}
-		*(char **)dst = strdup(s);
+		/* Always a copy, even of "": record_free frees every element
+		 * of a repeated string, protobuf_c_empty_string included. */
+		*(char **)dst = strdup(s ? s : "");
 		return *(char **)dst ? 0 : ACCORD_ENOMEM;
 	}
 	case PROTOBUF_C_TYPE_BYTES: {

@@ -78,6 +78,8 @@ static const struct min_case min_cases[] = {
 	  { "referral_id", "scope", NULL },
 	  "{\"referral_id\":\"R\",\"scope\":[\"a\",\"b\"],\"recorded_by\":\"W\"}",
 	  "{\"referral_id\":\"R\",\"scope\":[\"a\",\"b\"]}", "recorded_by" },
+	{ "minimise: an empty string in a repeated field", "ConsentWithdrawal",
+	  { "scope", NULL }, "{\"scope\":[\"\",\"a\"]}", "{\"scope\":[\"\",\"a\"]}", "" },
 	{ "minimise: enums and a reply", "ReferralReply",
 	  { "decision", "referral_id", NULL },
 	  "{\"referral_id\":\"R\",\"decision\":\"DECLINED\",\"reason\":\"full\","
