@@ -302,17 +302,60 @@ int record_from_json(const ProtobufCMessageDescriptor *d, const json_t *j,
 	return 0;
 }
 
+/*
+ * jansson's lexer ignores a failure to grow its string buffer and drops the
+ * character instead, so under memory pressure a date like 2026-11-02 can
+ * come out as 2026-1102 with no error. Parsing therefore goes through an
+ * allocator that notes any failure, and a parse that saw one is refused.
+ */
+static _Thread_local bool jansson_alloc_failed;
+static json_malloc_t jansson_next_malloc;
+
+static void *noting_malloc(size_t n)
+{
+	void *p = jansson_next_malloc(n);
+
+	if (!p)
+		jansson_alloc_failed = true;
+	return p;
+}
+
+static json_t *load_noting_failure(const char *text, size_t len, json_error_t *jerr,
+				   bool *oom)
+{
+	json_malloc_t m;
+	json_free_t f;
+	json_t *j;
+
+	json_get_alloc_funcs(&m, &f);
+	if (m != noting_malloc) {
+		jansson_next_malloc = m;
+		json_set_alloc_funcs(noting_malloc, f);
+	}
+	jansson_alloc_failed = false;
+	j = json_loadb(text, len, JSON_REJECT_DUPLICATES, jerr);
+	*oom = jansson_alloc_failed;
+	if (*oom) {
+		json_decref(j);
+		j = NULL;
+	}
+	return j;
+}
+
 int record_from_json_text(const ProtobufCMessageDescriptor *d, const char *text,
 			  size_t len, ProtobufCMessage **out, accord_error *e)
 {
 	json_error_t jerr;
 	json_t *j;
+	bool oom;
 	int rc;
 
 	if (len > RECORD_JSON_MAX_BYTES)
 		return accord_fail(e, ACCORD_ETOOBIG, "the JSON text is %zu bytes, more "
 				   "than the limit of %d", len, RECORD_JSON_MAX_BYTES);
-	j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	j = load_noting_failure(text, len, &jerr, &oom);
+	if (oom)
+		return accord_fail(e, ACCORD_ENOMEM, "out of memory reading the JSON text");
 	if (!j)
 		return accord_fail(e, ACCORD_EPARSE, "not valid JSON at line %d, column "
 				   "%d: %s", jerr.line, jerr.column, jerr.text);

@@ -147,6 +147,11 @@ int record_check(const record_selection *s, const ProtobufCMessage *m,
  * RECORD_JSON_MAX_DEPTH and text longer than RECORD_JSON_MAX_BYTES.
  * Errors: ACCORD_EPARSE (not JSON), ACCORD_EINVAL (not a d),
  * ACCORD_ETOOBIG, ACCORD_ENOMEM.
+ *
+ * record_from_json_text installs, once, a jansson allocator that wraps the
+ * one in place (json_set_alloc_funcs) and notes failures: jansson's lexer
+ * would otherwise drop a character it cannot store and carry on, and a
+ * record must never change on its way in.
  */
 typedef struct json_t json_t;
 
