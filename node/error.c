@@ -24,21 +24,28 @@ const char *accord_strerror(int code)
 	return "unknown error";
 }
 
-int accord_fail(accord_error *e, int code, const char *fmt, ...)
+int accord_vfail(accord_error *e, int code, const char *fmt, va_list ap)
 {
-	va_list ap;
 	int n;
 
 	if (!e)
 		return code;
 	e->code = code;
-	va_start(ap, fmt);
 	n = vsnprintf(e->msg, sizeof e->msg, fmt, ap);
-	va_end(ap);
 	if (n < 0)
 		e->msg[0] = '\0';
 	else if ((size_t)n >= sizeof e->msg)
 		memcpy(e->msg + sizeof e->msg - 4, "...", 4);
+	return code;
+}
+
+int accord_fail(accord_error *e, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	accord_vfail(e, code, fmt, ap);
+	va_end(ap);
 	return code;
 }
 

@@ -15,10 +15,6 @@
 #include "accord/record.h"
 #include "yamltree.h"
 
-/* Fields no rule may name whatever the document says: the results of a
- * person's risk and needs assessment stay with the agency that made them. */
-static const char *const builtin_never_share[] = { "Referral.risk_assessment" };
-
 struct protocol {
 	arena *a;
 	char *bytes;
@@ -483,35 +479,24 @@ static void parse_never_share(struct ctx *c, const yt_node *n)
 
 /* --- rules ------------------------------------------------------------- */
 
-/* Is field path `path` of record type `type` forbidden, or a parent of a
- * forbidden one? Reports and returns true if so. */
+/* Is field path `path` of the rule's record type t forbidden, or a parent
+ * of a forbidden one? Reports and returns true if so. */
 static bool never_shared(struct ctx *c, const yt_node *at, const protocol_rule *r,
-			 const char *path)
+			 const ProtobufCMessageDescriptor *t, const char *path)
 {
-	size_t tl = strlen(r->record);
 	const protocol *p = c->p;
-	size_t n = p->n_never_share + NKEYS(builtin_never_share);
+	const char *e = record_never_share_match(t, path, p->never_share, p->n_never_share);
 
-	for (size_t i = 0; i < n; i++) {
-		const char *e = i < p->n_never_share ? p->never_share[i] :
-				builtin_never_share[i - p->n_never_share];
-		const char *epath = e + tl + 1;
-
-		if (strncmp(e, r->record, tl) != 0 || e[tl] != '.')
-			continue;
-		if (record_path_within(path, epath)) {
-			diag(c, at, "rule '%s' names field '%s', but %s is on the never_share "
-			     "list: no rule may share it", r->id ? r->id : "?", path, e);
-			return true;
-		}
-		if (record_path_within(epath, path)) {
-			diag(c, at, "rule '%s' names field '%s', which includes never_share "
-			     "field %s; list the parts of '%s' that may be shared instead",
-			     r->id ? r->id : "?", path, e, path);
-			return true;
-		}
-	}
-	return false;
+	if (!e)
+		return false;
+	if (record_path_within(path, e + strlen(r->record) + 1))
+		diag(c, at, "rule '%s' names field '%s', but %s is on the never_share "
+		     "list: no rule may share it", r->id ? r->id : "?", path, e);
+	else
+		diag(c, at, "rule '%s' names field '%s', which includes never_share "
+		     "field %s; list the parts of '%s' that may be shared instead",
+		     r->id ? r->id : "?", path, e, path);
+	return true;
 }
 
 static const struct key rule_keys[] = {
@@ -595,7 +580,7 @@ static void check_rule(struct ctx *c, const yt_node *const *v, const protocol_ru
 			diag(c, v[5]->items[i], "rule '%s': %s", r->id ? r->id : "?", e.msg);
 			continue;
 		}
-		never_shared(c, v[5]->items[i], r, r->fields[i]);
+		never_shared(c, v[5]->items[i], r, t, r->fields[i]);
 		for (size_t j = 0; j < i; j++)
 			if (record_path_within(r->fields[i], r->fields[j]) ||
 			    record_path_within(r->fields[j], r->fields[i]))

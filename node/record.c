@@ -1,7 +1,8 @@
-/* record.c - record types and field paths, by descriptor. */
+/* record.c - record types, field paths and unpacking, by descriptor. */
 #include "records.pb-c.h"
 
 #include "accord/record.h"
+#include "record_int.h"
 
 static const ProtobufCMessageDescriptor *const types[] = {
 	&accord__records__referral__descriptor,
@@ -34,8 +35,39 @@ const ProtobufCMessageDescriptor *record_type_find(const char *name)
 	return NULL;
 }
 
+/* The results of a person's risk and needs assessment stay with the
+ * agency that made them, whatever a protocol says. */
+static const char *const builtin_never_share[] = { "Referral.risk_assessment" };
+
+size_t record_never_share_builtin_count(void)
+{
+	return sizeof builtin_never_share / sizeof builtin_never_share[0];
+}
+
+const char *record_never_share_builtin_at(size_t i)
+{
+	return i < record_never_share_builtin_count() ? builtin_never_share[i] : NULL;
+}
+
+const char *record_never_share_match(const ProtobufCMessageDescriptor *d, const char *path,
+				     const char *const *never, size_t n_never)
+{
+	size_t tl = strlen(d->short_name);
+	size_t nb = record_never_share_builtin_count();
+
+	for (size_t i = 0; i < n_never + nb; i++) {
+		const char *e = i < n_never ? never[i] : builtin_never_share[i - n_never];
+
+		if (strncmp(e, d->short_name, tl) != 0 || e[tl] != '.')
+			continue;
+		if (record_path_within(path, e + tl + 1) || record_path_within(e + tl + 1, path))
+			return e;
+	}
+	return NULL;
+}
+
 /* "a, b, c" of the field names of d, for error messages. */
-static void field_names(const ProtobufCMessageDescriptor *d, char *out, size_t size)
+void rec_field_names(const ProtobufCMessageDescriptor *d, char *out, size_t size)
 {
 	size_t used = 0;
 
@@ -80,7 +112,7 @@ int record_path_resolve(const ProtobufCMessageDescriptor *d, const char *path,
 		name[n] = '\0';
 		f = protobuf_c_message_descriptor_get_field_by_name(d, name);
 		if (!f) {
-			field_names(d, names, sizeof names);
+			rec_field_names(d, names, sizeof names);
 			return accord_fail(e, ACCORD_ENOTFOUND,
 					   "field path '%s': %s has no field '%s' (its fields: %s)",
 					   path, d->short_name, name, names);
@@ -97,4 +129,175 @@ bool record_path_within(const char *path, const char *outer)
 	size_t n = strlen(outer);
 
 	return strncmp(path, outer, n) == 0 && (path[n] == '\0' || path[n] == '.');
+}
+
+int record_unpack(const ProtobufCMessageDescriptor *d, const void *buf, size_t len,
+		  ProtobufCMessage **out, accord_error *e)
+{
+	ProtobufCMessage *m;
+
+	/* The cap comes first: protobuf-c trusts the lengths inside the bytes
+	 * only as far as len, but len itself is ours to bound. */
+	if (len > RECORD_MAX_BYTES)
+		return accord_fail(e, ACCORD_ETOOBIG, "a %s record of %zu bytes is larger "
+				   "than the limit of %d bytes", d->short_name, len,
+				   RECORD_MAX_BYTES);
+	m = protobuf_c_message_unpack(d, NULL, len, buf);
+	if (!m)
+		return accord_fail(e, ACCORD_EPARSE, "the %zu bytes received are not a "
+				   "valid %s record", len, d->short_name);
+	*out = m;
+	return 0;
+}
+
+void record_free(ProtobufCMessage *m)
+{
+	if (m)
+		protobuf_c_message_free_unpacked(m, NULL);
+}
+
+/* --- descriptor helpers (record_int.h) ---------------------------------- */
+
+size_t rec_value_size(const ProtobufCFieldDescriptor *f)
+{
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_INT32:
+	case PROTOBUF_C_TYPE_SINT32:
+	case PROTOBUF_C_TYPE_SFIXED32:
+	case PROTOBUF_C_TYPE_UINT32:
+	case PROTOBUF_C_TYPE_FIXED32:
+	case PROTOBUF_C_TYPE_FLOAT:
+	case PROTOBUF_C_TYPE_ENUM:
+		return 4;
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_SFIXED64:
+	case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_FIXED64:
+	case PROTOBUF_C_TYPE_DOUBLE:
+		return 8;
+	case PROTOBUF_C_TYPE_BOOL:
+		return sizeof(protobuf_c_boolean);
+	case PROTOBUF_C_TYPE_STRING:
+		return sizeof(char *);
+	case PROTOBUF_C_TYPE_BYTES:
+		return sizeof(ProtobufCBinaryData);
+	case PROTOBUF_C_TYPE_MESSAGE:
+		return sizeof(ProtobufCMessage *);
+	}
+	abort(); /* a descriptor protoc-c made has no other type */
+}
+
+bool rec_field_is_set(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
+{
+	const char *v = (const char *)m + f->offset;
+
+	if (f->label == PROTOBUF_C_LABEL_REPEATED)
+		return rec_count(m, f) > 0;
+	if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
+		return REC_MEMBER(uint32_t, m, f->quantifier_offset) == f->id;
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_MESSAGE:
+		return *(ProtobufCMessage *const *)(const void *)v != NULL;
+	case PROTOBUF_C_TYPE_STRING: {
+		const char *s = *(char *const *)(const void *)v;
+
+		if (f->label == PROTOBUF_C_LABEL_NONE)
+			return s && *s;
+		return s && s != f->default_value;
+	}
+	default:
+		break;
+	}
+	if (f->label == PROTOBUF_C_LABEL_OPTIONAL)
+		return REC_MEMBER(protobuf_c_boolean, m, f->quantifier_offset);
+	if (f->label == PROTOBUF_C_LABEL_REQUIRED)
+		return true;
+	if (f->type == PROTOBUF_C_TYPE_BYTES)
+		return ((const ProtobufCBinaryData *)(const void *)v)->len > 0;
+	for (size_t i = 0; i < rec_value_size(f); i++)
+		if (v[i])
+			return true;
+	return false;
+}
+
+ProtobufCMessage *rec_message_new(const ProtobufCMessageDescriptor *d)
+{
+	ProtobufCMessage *m = malloc(d->sizeof_message);
+
+	if (m)
+		protobuf_c_message_init(d, m);
+	return m;
+}
+
+void rec_mark_present(ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
+{
+	if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
+		REC_MEMBER(uint32_t, m, f->quantifier_offset) = f->id;
+	else if (f->label == PROTOBUF_C_LABEL_OPTIONAL &&
+		 f->type != PROTOBUF_C_TYPE_MESSAGE && f->type != PROTOBUF_C_TYPE_STRING)
+		REC_MEMBER(protobuf_c_boolean, m, f->quantifier_offset) = 1;
+}
+
+size_t rec_path_push(rec_path *p, const char *fmt, ...)
+{
+	size_t old = p->len;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(p->buf + old, sizeof p->buf - old, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		p->len = (size_t)n >= sizeof p->buf - old ? sizeof p->buf - 1 : old + (size_t)n;
+	return old;
+}
+
+void rec_path_pop(rec_path *p, size_t old)
+{
+	p->len = old;
+	p->buf[old] = '\0';
+}
+
+bool rec_utf8_ok(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned char c = (unsigned char)s[i];
+		size_t k;
+		uint32_t cp;
+
+		if (c < 0x80) {
+			if (c == 0)
+				return false;
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			k = 1;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			k = 2;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			k = 3;
+			cp = c & 0x07;
+		} else {
+			return false;
+		}
+		if (n - i <= k)
+			return false;
+		for (size_t j = 1; j <= k; j++) {
+			if (((unsigned char)s[i + j] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | ((unsigned char)s[i + j] & 0x3f);
+		}
+		/* overlong forms, surrogates, beyond U+10FFFF */
+		if ((k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
+		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+			return false;
+		i += k + 1;
+	}
+	return true;
 }

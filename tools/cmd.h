@@ -23,6 +23,7 @@ int cmd_audit(int argc, char **argv);
 /* Subcommands of `accord protocol`, each given argv from its own name. */
 int cmd_protocol_show(int argc, char **argv);
 int cmd_protocol_diff(int argc, char **argv);
+int cmd_protocol_dryrun(int argc, char **argv);
 
 /* Load and validate a protocol file; on failure print every diagnostic to
  * stderr and return 1, else 0. */

@@ -1,4 +1,4 @@
-/* cmd_protocol.c - `accord protocol verify|sign|show|diff`. */
+/* cmd_protocol.c - `accord protocol verify|sign|show|diff|dry-run`. */
 #include <getopt.h>
 #include <jansson.h>
 
@@ -17,7 +17,10 @@ static void usage(FILE *f)
 		"  show FILE [--at DATE] [--json]\n"
 		"        the protocol as a review meeting reads it\n"
 		"  diff OLD NEW [--json]\n"
-		"        what an amendment changes, in the protocol's own terms\n");
+		"        what an amendment changes, in the protocol's own terms\n"
+		"  dry-run FILE --from P --to Q --purpose X --record-type T [--at DATE]\n"
+		"          [--case STATE] RECORD.json\n"
+		"        what a rule would disclose of a record; exit 3 when refused\n");
 }
 
 static json_t *verify_json(const char *path, const protocol *p, const protocol_sigs *s,
@@ -207,6 +210,8 @@ int cmd_protocol(int argc, char **argv)
 		return cmd_protocol_show(argc - 1, argv + 1);
 	if (strcmp(argv[1], "diff") == 0)
 		return cmd_protocol_diff(argc - 1, argv + 1);
+	if (strcmp(argv[1], "dry-run") == 0)
+		return cmd_protocol_dryrun(argc - 1, argv + 1);
 	cli_error("unknown protocol command '%s'", argv[1]);
 	usage(stderr);
 	return EXIT_USAGE;

@@ -56,6 +56,9 @@ const char *accord_strerror(int code);
  */
 int accord_fail(accord_error *e, int code, const char *fmt, ...)
 	ACCORD_PRINTF(3, 4);
+/* accord_fail with a va_list. */
+int accord_vfail(accord_error *e, int code, const char *fmt, va_list ap)
+	ACCORD_PRINTF(3, 0);
 
 /* The message in e, or accord_strerror(e->code) when it is empty. */
 const char *accord_error_msg(const accord_error *e);

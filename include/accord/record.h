@@ -1,12 +1,24 @@
 /*
- * record.h - the record types partners exchange, and their field paths.
+ * record.h - the record types partners exchange: field paths, unpacking
+ * under a size cap, minimisation, the check on receipt and the JSON form.
  *
  * A record type is one of the top-level messages of proto/records.proto
  * (Referral, ReferralReply, ProgressUpdate, ConsentWithdrawal, CaseClosure).
  * A field path is a dotted list of field names from that type
  * ("subject.birth_date"); every segment but the last names a message field.
- * Everything here is driven by protobuf-c's descriptors, not written per
- * type.
+ * Inside a repeated message field a path names that field of every element
+ * ("needs.status"). Everything here is driven by protobuf-c's descriptors,
+ * not written per type.
+ *
+ * Memory: every message this module hands out (record_unpack,
+ * record_minimise, record_from_json*) is laid out as protobuf-c's unpacker
+ * lays out its own: the message and everything under it (sub-messages,
+ * arrays, strings, bytes) allocated separately with malloc, strings that
+ * are empty left pointing at protobuf_c_empty_string. So each is freed,
+ * whole, by record_free (protobuf_c_message_free_unpacked with the default
+ * allocator). Code that builds a message by hand for these functions to
+ * read may lay it out however it likes; code that hands such a message to
+ * record_free must follow the same rule.
  */
 #ifndef ACCORD_RECORD_H
 #define ACCORD_RECORD_H
@@ -16,6 +28,11 @@
 #include "accord/error.h"
 
 #define RECORD_PATH_MAX 256
+#define RECORD_MAX_BYTES (256 * 1024)        /* a packed record, at most */
+#define RECORD_JSON_MAX_BYTES (1024 * 1024)  /* a record's JSON text, at most */
+#define RECORD_JSON_MAX_DEPTH 16             /* nesting of JSON objects/arrays */
+#define RECORD_MAX_REPEATED 1000             /* elements of one repeated field */
+#define RECORD_MAX_WITHHELD 128              /* paths record_minimise reports */
 
 /* The exchangeable record types, in the order of records.proto. */
 size_t record_type_count(void);
@@ -24,6 +41,16 @@ const ProtobufCMessageDescriptor *record_type_at(size_t i);
 const char *record_type_name(const ProtobufCMessageDescriptor *d);
 /* The type named by its short name, or NULL. */
 const ProtobufCMessageDescriptor *record_type_find(const char *name);
+
+/* Fields never shared whatever a protocol says, as "Type.path": the
+ * results of a person's risk and needs assessment. */
+size_t record_never_share_builtin_count(void);
+const char *record_never_share_builtin_at(size_t i);
+
+/* The never-share entry ("Type.path", from never or the built-in list)
+ * that path of type d is, lies within or contains; NULL when none. */
+const char *record_never_share_match(const ProtobufCMessageDescriptor *d, const char *path,
+				     const char *const *never, size_t n_never);
 
 /*
  * Resolve path within type d. On success *field (may be NULL) is the last
@@ -38,5 +65,106 @@ int record_path_resolve(const ProtobufCMessageDescriptor *d, const char *path,
 /* True when path is inner itself or lies under it ("subject.x" under
  * "subject"). */
 bool record_path_within(const char *path, const char *outer);
+
+/*
+ * Unpack len bytes as a message of type d. The length is checked against
+ * RECORD_MAX_BYTES before protobuf-c sees the bytes (ACCORD_ETOOBIG);
+ * bytes that are not a d return ACCORD_EPARSE. Unknown fields are kept
+ * (record_check refuses them). *out is freed with record_free.
+ */
+int record_unpack(const ProtobufCMessageDescriptor *d, const void *buf, size_t len,
+		  ProtobufCMessage **out, accord_error *e) ACCORD_MUST_CHECK;
+
+/* Free a message of this module (see "Memory" above); NULL is fine. */
+void record_free(ProtobufCMessage *m);
+
+/*
+ * A selection: a rule's field paths compiled once over the descriptors, so
+ * minimising and checking never parse a path again.
+ */
+typedef struct record_selection record_selection;
+
+/*
+ * Compile n field paths of type d. never (n_never entries, may be 0) lists
+ * further "Type.path" fields that may not be selected; the built-in ones
+ * always apply. Fails with ACCORD_ENOTFOUND / ACCORD_EINVAL for a path
+ * that does not resolve, ACCORD_EREFUSED for a path that is, lies within
+ * or contains a never-share field, ACCORD_EINVAL for paths that overlap,
+ * ACCORD_ENOMEM. Free with record_selection_free (accepts NULL).
+ */
+int record_selection_new(const ProtobufCMessageDescriptor *d,
+			 const char *const *paths, size_t n,
+			 const char *const *never, size_t n_never,
+			 record_selection **out, accord_error *e) ACCORD_MUST_CHECK;
+void record_selection_free(record_selection *s);
+const ProtobufCMessageDescriptor *record_selection_type(const record_selection *s);
+
+/* Field paths a minimisation left out. The strings belong to the
+ * selection and live as long as it does. */
+typedef struct record_withheld {
+	size_t n;
+	bool truncated;           /* more than RECORD_MAX_WITHHELD */
+	const char *paths[RECORD_MAX_WITHHELD];
+} record_withheld;
+
+/*
+ * Minimise: a fresh message (*out, record_free it) holding only the
+ * selected fields of src: nested and repeated messages copied as far as
+ * the selection reaches, a oneof with its case, strings and bytes copied.
+ * withheld (may be NULL) receives, in field order, the path of each field
+ * src has set that the selection leaves out: the shortest such path
+ * ("risk_assessment", not "risk_assessment.level"). src must be of the
+ * selection's type (ACCORD_EINVAL). ACCORD_ENOMEM on allocation failure,
+ * with nothing left allocated.
+ */
+int record_minimise(const record_selection *s, const ProtobufCMessage *src,
+		    ProtobufCMessage **out, record_withheld *withheld,
+		    accord_error *e) ACCORD_MUST_CHECK;
+
+/*
+ * The check on receipt: m may carry only what the selection allows.
+ * Returns 0, or ACCORD_EREFUSED with e naming the first problem: a record
+ * of another type, a set field outside the selection ("the record carries
+ * 'risk_assessment', which the rule does not share"), an unknown field
+ * (by number and where), or an enum value its type does not define.
+ * Nothing is stripped: a record that fails is refused whole.
+ */
+int record_check(const record_selection *s, const ProtobufCMessage *m,
+		 accord_error *e) ACCORD_MUST_CHECK;
+
+/*
+ * JSON. A record's JSON is one object whose keys are the field names of
+ * the .proto. Strings are JSON strings; bytes are base64 strings; bools are
+ * true/false; enums are their value names ("PRIORITY"), never numbers;
+ * 32- and 64-bit integers are JSON integers (uint64 only up to 2^63-1, the
+ * largest JSON integer jansson keeps exactly); float and double are JSON
+ * numbers; a message is an object; a repeated field is an array. Fields at
+ * their default (empty, zero, absent) are left out when writing. Reading
+ * refuses, with a JSON path like $.subject.identifiers[1].value and what
+ * was wrong: unknown keys, values of the wrong type, null, enum names the
+ * type does not define, numbers out of range, two members of one oneof,
+ * more than RECORD_MAX_REPEATED elements, nesting deeper than
+ * RECORD_JSON_MAX_DEPTH and text longer than RECORD_JSON_MAX_BYTES.
+ * Errors: ACCORD_EPARSE (not JSON), ACCORD_EINVAL (not a d),
+ * ACCORD_ETOOBIG, ACCORD_ENOMEM.
+ *
+ * record_from_json_text installs, once, a jansson allocator that wraps the
+ * one in place (json_set_alloc_funcs) and notes failures: jansson's lexer
+ * would otherwise drop a character it cannot store and carry on, and a
+ * record must never change on its way in.
+ */
+typedef struct json_t json_t;
+
+int record_from_json(const ProtobufCMessageDescriptor *d, const json_t *j,
+		     ProtobufCMessage **out, accord_error *e) ACCORD_MUST_CHECK;
+int record_from_json_text(const ProtobufCMessageDescriptor *d, const char *text,
+			  size_t len, ProtobufCMessage **out, accord_error *e)
+	ACCORD_MUST_CHECK;
+
+/* m as a new JSON object (json_decref it), or NULL when out of memory,
+ * when a string is not UTF-8 or a uint64 is above 2^63-1 (record_check
+ * refuses the first; no record type has the second). Enum values the type
+ * does not define are written as numbers. */
+json_t *record_to_json(const ProtobufCMessage *m);
 
 #endif

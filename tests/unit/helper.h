@@ -53,3 +53,42 @@ void th_log_close(struct th_log *l);
 void th_entry(uint64_t i, audit_entry *en, uint8_t subject_key);
 /* Append n entries in batches of batch; fails the test on error. */
 void th_fill(audit *a, uint64_t n, size_t batch);
+
+#include "accord/protocol.h"
+#include "accord/record.h"
+
+/* $SRCDIR/rel read whole (malloc'd, NUL-terminated); fails the test when
+ * it cannot be read. SRCDIR defaults to ".". */
+char *th_src_file(const char *rel, size_t *len);
+
+/* The example protocol policies/examples/eastshire.yaml and its
+ * signatures; fails the test when they do not load. */
+void th_example(protocol **p, protocol_sigs **s);
+
+/* A record of the named type from JSON text ("Consent" for a Consent);
+ * fails the test on error. */
+ProtobufCMessage *th_record(const char *type, const char *json);
+
+/* The example referral, policies/examples/referral.json. */
+ProtobufCMessage *th_example_referral(void);
+
+/* A table of cases, each its own cmocka test: every case struct starts
+ * with its name (const char *), and fn receives the case as *state. */
+typedef struct th_table {
+	const void *cases;
+	size_t n, size;
+	CMUnitTestFunction fn;
+} th_table;
+
+#define TH_TABLE(t, f) { (t), sizeof(t) / sizeof((t)[0]), sizeof((t)[0]), (f) }
+
+/* Run the nfixed tests of fixed, then one test per case of each table. */
+int th_run(const char *group, const struct CMUnitTest *fixed, size_t nfixed,
+	   const th_table *tables, size_t ntables, CMFixtureFunction setup,
+	   CMFixtureFunction teardown);
+
+/* m packed and unpacked again with record_unpack: what a receiver gets. */
+ProtobufCMessage *th_repack(const ProtobufCMessage *m);
+
+/* Fail the test unless m as JSON equals the JSON text want. */
+void th_assert_json(const ProtobufCMessage *m, const char *want);

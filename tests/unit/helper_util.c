@@ -69,3 +69,32 @@ void th_pub64(const crypto_signer *s, char out[CRYPTO_B64_LEN(CRYPTO_ED25519_PUB
 	crypto_signer_public(s, pub);
 	crypto_b64_encode(pub, sizeof pub, out);
 }
+
+int th_run(const char *group, const struct CMUnitTest *fixed, size_t nfixed,
+	   const th_table *tables, size_t ntables, CMFixtureFunction setup,
+	   CMFixtureFunction teardown)
+{
+	size_t n = nfixed;
+	struct CMUnitTest *tests;
+	int rc;
+
+	for (size_t t = 0; t < ntables; t++)
+		n += tables[t].n;
+	tests = calloc(n ? n : 1, sizeof *tests);
+	if (!tests)
+		return 1;
+	if (nfixed)
+		memcpy(tests, fixed, nfixed * sizeof *fixed);
+	n = nfixed;
+	for (size_t t = 0; t < ntables; t++)
+		for (size_t i = 0; i < tables[t].n; i++, n++) {
+			const void *c = (const char *)tables[t].cases + i * tables[t].size;
+
+			tests[n].name = *(const char *const *)c;
+			tests[n].test_func = tables[t].fn;
+			tests[n].initial_state = (void *)c;
+		}
+	rc = _cmocka_run_group_tests(group, tests, n, setup, teardown);
+	free(tests);
+	return rc;
+}

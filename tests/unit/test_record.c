@@ -1,0 +1,338 @@
+/* test_record.c - selections, minimisation and the check on receipt, by
+ * descriptor: nested, repeated and oneof fields, what is withheld, and
+ * every way a received record is refused. */
+#include <jansson.h>
+
+#include "helper.h"
+
+#define MAX_FIELDS 8
+
+/* Compile fields (NULL-terminated) of type; fails the test on error. */
+static record_selection *select_fields(const char *type, const char *const *fields)
+{
+	record_selection *s = NULL;
+	accord_error e = { 0 };
+	size_t n = 0;
+
+	while (fields[n])
+		n++;
+	if (record_selection_new(record_type_find(type), fields, n, NULL, 0, &s, &e) != 0)
+		fail_msg("selection: %s", accord_error_msg(&e));
+	return s;
+}
+
+/* "a,b,c" of a withheld list. */
+static void join(const record_withheld *w, char *out, size_t size)
+{
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < w->n; i++)
+		used += (size_t)snprintf(out + used, size - used, "%s%s", i ? "," : "",
+					 w->paths[i]);
+}
+
+/* --- minimisation ------------------------------------------------------- */
+
+struct min_case {
+	const char *name;
+	const char *type;
+	const char *fields[MAX_FIELDS];
+	const char *in;        /* the record, JSON */
+	const char *shared;    /* what minimising keeps, JSON */
+	const char *withheld;  /* "a,b" */
+};
+
+static const struct min_case min_cases[] = {
+	{ "minimise: nested fields, the rest of the message withheld", "Referral",
+	  { "subject.given_name", "needs", NULL },
+	  "{\"subject\":{\"given_name\":\"A\",\"family_name\":\"B\"},\"needs\":[\"HOUSING\"],"
+	  "\"summary\":\"s\"}",
+	  "{\"subject\":{\"given_name\":\"A\"},\"needs\":[\"HOUSING\"]}",
+	  "subject.family_name,summary" },
+	{ "minimise: a whole message field keeps all of it", "Referral",
+	  { "contact", NULL },
+	  "{\"contact\":{\"name\":\"N\",\"email\":\"e@x\"},\"case_notes\":\"secret\"}",
+	  "{\"contact\":{\"name\":\"N\",\"email\":\"e@x\"}}", "case_notes" },
+	{ "minimise: repeated messages copied whole", "Referral",
+	  { "subject.identifiers", NULL },
+	  "{\"subject\":{\"identifiers\":[{\"scheme\":\"pnc\",\"value\":\"1\"},"
+	  "{\"scheme\":\"nhs\",\"value\":\"2\"}],\"birth_year\":1990}}",
+	  "{\"subject\":{\"identifiers\":[{\"scheme\":\"pnc\",\"value\":\"1\"},"
+	  "{\"scheme\":\"nhs\",\"value\":\"2\"}]}}", "subject.birth_year" },
+	{ "minimise: one field of every element of a repeated message", "ProgressUpdate",
+	  { "referral_id", "needs.status", NULL },
+	  "{\"referral_id\":\"R\",\"needs\":[{\"need\":\"HOUSING\",\"status\":\"ENGAGED\","
+	  "\"note\":\"n\"},{\"need\":\"EMPLOYMENT\",\"status\":\"COMPLETED\"}]}",
+	  "{\"referral_id\":\"R\",\"needs\":[{\"status\":\"ENGAGED\"},{\"status\":"
+	  "\"COMPLETED\"}]}", "needs.need,needs.note" },
+	{ "minimise: a oneof member the rule names keeps its case", "ProgressUpdate",
+	  { "next_review", NULL },
+	  "{\"next_review\":\"2026-12-01\",\"summary\":\"s\"}",
+	  "{\"next_review\":\"2026-12-01\"}", "summary" },
+	{ "minimise: a oneof member the rule leaves out is withheld", "ProgressUpdate",
+	  { "next_review", "overall", NULL },
+	  "{\"closure_planned\":\"2026-12-01\",\"overall\":\"ENGAGED\"}",
+	  "{\"overall\":\"ENGAGED\"}", "closure_planned" },
+	{ "minimise: repeated strings", "ConsentWithdrawal",
+	  { "referral_id", "scope", NULL },
+	  "{\"referral_id\":\"R\",\"scope\":[\"a\",\"b\"],\"recorded_by\":\"W\"}",
+	  "{\"referral_id\":\"R\",\"scope\":[\"a\",\"b\"]}", "recorded_by" },
+	{ "minimise: an empty string in a repeated field", "ConsentWithdrawal",
+	  { "scope", NULL }, "{\"scope\":[\"\",\"a\"]}", "{\"scope\":[\"\",\"a\"]}", "" },
+	{ "minimise: enums and a reply", "ReferralReply",
+	  { "decision", "referral_id", NULL },
+	  "{\"referral_id\":\"R\",\"decision\":\"DECLINED\",\"reason\":\"full\","
+	  "\"contact\":{\"name\":\"N\"}}",
+	  "{\"referral_id\":\"R\",\"decision\":\"DECLINED\"}", "reason,contact" },
+	{ "minimise: a case closure", "CaseClosure",
+	  { "referral_id", "reason", NULL },
+	  "{\"referral_id\":\"R\",\"reason\":\"GOALS_MET\",\"summary\":\"done\","
+	  "\"closed_at\":\"2026-12-01\"}",
+	  "{\"referral_id\":\"R\",\"reason\":\"GOALS_MET\"}", "closed_at,summary" },
+	{ "minimise: an empty record withholds nothing", "Referral",
+	  { "summary", NULL }, "{}", "{}", "" },
+	{ "minimise: a message present but empty is withheld only when set", "Referral",
+	  { "summary", NULL }, "{\"summary\":\"s\",\"consent\":{}}",
+	  "{\"summary\":\"s\"}", "consent" },
+};
+
+static void test_min_case(void **state)
+{
+	const struct min_case *c = *state;
+	record_selection *s = select_fields(c->type, c->fields);
+	ProtobufCMessage *in = th_record(c->type, c->in), *out = NULL, *back;
+	record_withheld w;
+	accord_error e = { 0 };
+	char list[1024];
+
+	assert_int_equal(record_minimise(s, in, &out, &w, &e), 0);
+	th_assert_json(out, c->shared);
+	join(&w, list, sizeof list);
+	assert_string_equal(list, c->withheld);
+	/* What minimising keeps passes the check on receipt. */
+	back = th_repack(out);
+	assert_int_equal(record_check(s, back, &e), 0);
+	record_free(back);
+	record_free(out);
+	record_free(in);
+	record_selection_free(s);
+}
+
+/* --- the check on receipt ----------------------------------------------- */
+
+struct check_case {
+	const char *name;
+	const char *rule_type;
+	const char *fields[MAX_FIELDS];
+	const char *type;       /* of the record received */
+	const char *in;         /* JSON of the record... */
+	const char *extra;      /* ...and hex bytes appended to its packed form */
+	int rc;
+	const char *msg;
+};
+
+static const struct check_case check_cases[] = {
+	{ "check: a record within its rule passes", "Referral",
+	  { "referral_id", "subject.given_name", NULL }, "Referral",
+	  "{\"referral_id\":\"R\",\"subject\":{\"given_name\":\"A\"}}", "", 0, NULL },
+	{ "check: a field outside the rule is refused", "Referral",
+	  { "referral_id", NULL }, "Referral",
+	  "{\"referral_id\":\"R\",\"summary\":\"s\"}", "", ACCORD_EREFUSED,
+	  "carries field 'summary', which the rule does not share" },
+	{ "check: a nested field outside the rule is refused", "Referral",
+	  { "subject.given_name", NULL }, "Referral",
+	  "{\"subject\":{\"given_name\":\"A\",\"family_name\":\"B\"}}", "",
+	  ACCORD_EREFUSED, "'subject.family_name'" },
+	{ "check: a field of a repeated message outside the rule is refused",
+	  "ProgressUpdate", { "needs.status", NULL }, "ProgressUpdate",
+	  "{\"needs\":[{\"status\":\"ENGAGED\"},{\"status\":\"ENGAGED\",\"note\":\"n\"}]}",
+	  "", ACCORD_EREFUSED, "'needs.note'" },
+	{ "check: the risk assessment is refused", "Referral",
+	  { "referral_id", NULL }, "Referral",
+	  "{\"referral_id\":\"R\",\"risk_assessment\":{\"level\":\"HIGH\"}}", "",
+	  ACCORD_EREFUSED, "'risk_assessment'" },
+	{ "check: an unknown field number is refused", "Referral",
+	  { "referral_id", NULL }, "Referral", "{\"referral_id\":\"R\"}", "7801",
+	  ACCORD_EREFUSED, "field number 15 at the top level, which Referral does not define" },
+	{ "check: an unknown field inside a shared message is refused", "Referral",
+	  { "subject", NULL }, "Referral", "{}", "1203a00101",
+	  ACCORD_EREFUSED, "field number 20 in subject, which Subject does not define" },
+	{ "check: a record of another type is refused", "Referral",
+	  { "referral_id", NULL }, "ReferralReply", "{\"referral_id\":\"R\"}", "",
+	  ACCORD_EREFUSED, "the record is a ReferralReply, but the rule shares Referral" },
+	{ "check: an enum value the type does not define is refused", "Referral",
+	  { "urgency", NULL }, "Referral", "{}", "2809", ACCORD_EREFUSED,
+	  "'urgency' holds 9, which is not a value of Urgency" },
+	{ "check: an undefined enum in a repeated field is refused", "Referral",
+	  { "needs", NULL }, "Referral", "{\"needs\":[\"HOUSING\"]}", "1863",
+	  ACCORD_EREFUSED, "'needs' holds 99, which is not a value of Need" },
+	{ "check: text that is not UTF-8 is refused", "Referral",
+	  { "summary", NULL }, "Referral", "{}", "2202c328", ACCORD_EREFUSED,
+	  "'summary' is not valid UTF-8" },
+	{ "check: an unset field outside the rule is no problem", "Referral",
+	  { "summary", NULL }, "Referral", "{\"summary\":\"s\",\"case_notes\":\"\"}", "",
+	  0, NULL },
+};
+
+static uint8_t *pack_with(const ProtobufCMessage *m, const char *hex, size_t *len)
+{
+	size_t n = protobuf_c_message_get_packed_size(m), x = strlen(hex) / 2;
+	uint8_t *buf = malloc(n + x + 1);
+
+	assert_non_null(buf);
+	protobuf_c_message_pack(m, buf);
+	for (size_t i = 0; i < x; i++) {
+		unsigned v;
+
+		assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
+		buf[n + i] = (uint8_t)v;
+	}
+	*len = n + x;
+	return buf;
+}
+
+static void test_check_case(void **state)
+{
+	const struct check_case *c = *state;
+	record_selection *s = select_fields(c->rule_type, c->fields);
+	ProtobufCMessage *in = th_record(c->type, c->in), *got = NULL;
+	accord_error e = { 0 };
+	size_t len;
+	uint8_t *buf = pack_with(in, c->extra, &len);
+
+	assert_int_equal(record_unpack(in->descriptor, buf, len, &got, &e), 0);
+	assert_int_equal(record_check(s, got, &e), c->rc);
+	if (c->msg && !strstr(e.msg, c->msg))
+		fail_msg("message '%s' lacks '%s'", e.msg, c->msg);
+	record_free(got);
+	free(buf);
+	record_free(in);
+	record_selection_free(s);
+}
+
+/* --- selections --------------------------------------------------------- */
+
+struct sel_case {
+	const char *name;
+	const char *fields[MAX_FIELDS];
+	const char *never;     /* one more never-share entry, or NULL */
+	int rc;
+	const char *msg;
+};
+
+static const struct sel_case sel_cases[] = {
+	{ "selection: unknown field", { "subject.surname", NULL }, NULL, ACCORD_ENOTFOUND,
+	  "Subject has no field 'surname'" },
+	{ "selection: path through a scalar", { "summary.x", NULL }, NULL, ACCORD_ENOTFOUND,
+	  "'summary' is not a message" },
+	{ "selection: the risk assessment is never selected", { "risk_assessment", NULL },
+	  NULL, ACCORD_EREFUSED, "Referral.risk_assessment, which is never shared" },
+	{ "selection: nor a field inside it", { "risk_assessment.level", NULL }, NULL,
+	  ACCORD_EREFUSED, "Referral.risk_assessment" },
+	{ "selection: a message holding a never-share field", { "subject", NULL },
+	  "Referral.subject.identifiers", ACCORD_EREFUSED, "Referral.subject.identifiers" },
+	{ "selection: overlapping fields", { "subject", "subject.given_name", NULL }, NULL,
+	  ACCORD_EINVAL, "overlaps" },
+	{ "selection: a field inside one already selected", { "subject.given_name",
+	  "subject", NULL }, NULL, ACCORD_EINVAL, "overlaps" },
+	{ "selection: a field twice", { "summary", "summary", NULL }, NULL, ACCORD_EINVAL,
+	  "overlaps" },
+	{ "selection: an empty segment", { "subject..given_name", NULL }, NULL,
+	  ACCORD_EINVAL, "empty segment" },
+};
+
+static void test_sel_case(void **state)
+{
+	const struct sel_case *c = *state;
+	record_selection *s = NULL;
+	accord_error e = { 0 };
+	size_t n = 0;
+
+	while (c->fields[n])
+		n++;
+	assert_int_equal(record_selection_new(record_type_find("Referral"), c->fields, n,
+					      &c->never, c->never ? 1 : 0, &s, &e), c->rc);
+	assert_null(s);
+	if (!strstr(e.msg, c->msg))
+		fail_msg("message '%s' lacks '%s'", e.msg, c->msg);
+}
+
+/* --- the rest ----------------------------------------------------------- */
+
+static void test_unpack_limits(void **state)
+{
+	static const uint8_t garbage[] = { 0x0a, 0x7f, 0x01 };
+	const ProtobufCMessageDescriptor *d = record_type_find("Referral");
+	ProtobufCMessage *m = NULL;
+	accord_error e = { 0 };
+	uint8_t *big = calloc(RECORD_MAX_BYTES + 1, 1);
+
+	assert_non_null(big);
+	assert_int_equal(record_unpack(d, big, RECORD_MAX_BYTES + 1, &m, &e), ACCORD_ETOOBIG);
+	assert_non_null(strstr(e.msg, "larger than the limit"));
+	assert_int_equal(record_unpack(d, garbage, sizeof garbage, &m, &e), ACCORD_EPARSE);
+	assert_non_null(strstr(e.msg, "not a valid Referral"));
+	assert_null(m);
+	free(big);
+}
+
+static void test_minimise_wrong_type(void **state)
+{
+	static const char *const fields[] = { "referral_id", NULL };
+	record_selection *s = select_fields("Referral", fields);
+	ProtobufCMessage *in = th_record("CaseClosure", "{\"referral_id\":\"R\"}"), *out = NULL;
+	accord_error e = { 0 };
+
+	assert_int_equal(record_minimise(s, in, &out, NULL, &e), ACCORD_EINVAL);
+	assert_null(out);
+	assert_non_null(strstr(e.msg, "the record is a CaseClosure"));
+	assert_ptr_equal(record_selection_type(s), record_type_find("Referral"));
+	record_free(in);
+	record_selection_free(s);
+}
+
+/* The example referral minimised with every field selected but the
+ * never-share ones comes back equal, field for field, packed the same. */
+static void test_deep_copy(void **state)
+{
+	static const char *const fields[] = { "referral_id", "subject", "needs", "summary",
+					      "urgency", "consent", "contact", NULL };
+	record_selection *s = select_fields("Referral", fields);
+	ProtobufCMessage *in = th_example_referral(), *out = NULL;
+	record_withheld w;
+	accord_error e = { 0 };
+	json_t *a, *b;
+
+	assert_int_equal(record_minimise(s, in, &out, &w, &e), 0);
+	assert_int_equal(w.n, 2);
+	assert_string_equal(w.paths[0], "risk_assessment");
+	assert_string_equal(w.paths[1], "case_notes");
+	a = record_to_json(out);
+	b = record_to_json(in);
+	json_object_del(b, "risk_assessment");
+	json_object_del(b, "case_notes");
+	assert_true(json_equal(a, b));
+	json_decref(a);
+	json_decref(b);
+	record_free(out);
+	record_free(in);
+	record_selection_free(s);
+}
+
+int main(void)
+{
+	static const struct CMUnitTest fixed[] = {
+		cmocka_unit_test(test_unpack_limits),
+		cmocka_unit_test(test_minimise_wrong_type),
+		cmocka_unit_test(test_deep_copy),
+	};
+	static const th_table tables[] = {
+		TH_TABLE(min_cases, test_min_case),
+		TH_TABLE(check_cases, test_check_case),
+		TH_TABLE(sel_cases, test_sel_case),
+	};
+
+	return th_run("test_record", fixed, sizeof fixed / sizeof fixed[0], tables,
+		      sizeof tables / sizeof tables[0], NULL, NULL);
+}

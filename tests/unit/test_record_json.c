@@ -1,0 +1,206 @@
+/* test_record_json.c - records as JSON: every record type there and back,
+ * and every error with the JSON path it names. */
+#include <jansson.h>
+
+#include "helper.h"
+
+/* --- round trips -------------------------------------------------------- */
+
+struct trip_case {
+	const char *name;
+	const char *type;
+	const char *json;
+};
+
+static const struct trip_case trip_cases[] = {
+	{ "round trip: Referral", "Referral",
+	  "{\"referral_id\":\"R1\",\"subject\":{\"given_name\":\"Ann\",\"birth_year\":1990,"
+	  "\"gender\":\"FEMALE\",\"identifiers\":[{\"scheme\":\"nhs\",\"value\":\"1\"}]},"
+	  "\"needs\":[\"HOUSING\",\"CHILDCARE\",\"FINANCIAL\"],\"urgency\":\"URGENT\","
+	  "\"consent\":{\"given\":true,\"scope\":[\"a\"]},\"risk_assessment\":{\"level\":"
+	  "\"LOW\",\"factors\":[\"x\",\"y\"]},\"case_notes\":\"Ünïcode ✓\"}" },
+	{ "round trip: ReferralReply", "ReferralReply",
+	  "{\"referral_id\":\"R1\",\"decision\":\"ACCEPTED\",\"reason\":\"r\",\"contact\":"
+	  "{\"name\":\"N\",\"agency\":\"A\",\"phone\":\"1\",\"email\":\"e\"},"
+	  "\"case_reference\":\"C-9\"}" },
+	{ "round trip: ProgressUpdate", "ProgressUpdate",
+	  "{\"referral_id\":\"R1\",\"period_start\":\"2026-10-01\",\"period_end\":"
+	  "\"2026-10-31\",\"overall\":\"PARTIALLY_ENGAGED\",\"needs\":[{\"need\":"
+	  "\"MENTORING\",\"status\":\"ENGAGED\",\"note\":\"n\"}],\"summary\":\"s\","
+	  "\"closure_planned\":\"2026-12-01\"}" },
+	{ "round trip: ConsentWithdrawal", "ConsentWithdrawal",
+	  "{\"referral_id\":\"R1\",\"withdrawn_at\":\"2026-11-04T09:00:00Z\","
+	  "\"recorded_by\":\"W\",\"scope\":[\"case-coordination\"]}" },
+	{ "round trip: CaseClosure", "CaseClosure",
+	  "{\"referral_id\":\"R1\",\"closed_at\":\"2026-12-20\",\"reason\":"
+	  "\"CONSENT_WITHDRAWN\",\"summary\":\"s\"}" },
+	{ "round trip: an empty oneof member keeps its case", "ProgressUpdate",
+	  "{\"next_review\":\"\"}" },
+};
+
+/* JSON -> record -> bytes -> record -> JSON gives the JSON back. */
+static void test_trip_case(void **state)
+{
+	const struct trip_case *c = *state;
+	ProtobufCMessage *m = th_record(c->type, c->json), *back = th_repack(m);
+
+	th_assert_json(back, c->json);
+	record_free(back);
+	record_free(m);
+}
+
+/* --- errors ------------------------------------------------------------- */
+
+struct bad_case {
+	const char *name;
+	const char *type;
+	const char *json;
+	int rc;
+	const char *msg;
+};
+
+static const struct bad_case bad_cases[] = {
+	{ "json error: not JSON", "Referral", "{\"summary\": ", ACCORD_EPARSE,
+	  "not valid JSON at line 1" },
+	{ "json error: not an object", "Referral", "[1]", ACCORD_EINVAL,
+	  "$: expected an object (a Referral), got an array" },
+	{ "json error: unknown field", "Referral", "{\"colour\":\"blue\"}", ACCORD_EINVAL,
+	  "$.colour: Referral has no field 'colour' (its fields: referral_id, subject," },
+	{ "json error: unknown nested field", "Referral",
+	  "{\"subject\":{\"surname\":\"X\"}}", ACCORD_EINVAL,
+	  "$.subject.surname: Subject has no field 'surname'" },
+	{ "json error: a number for a string", "Referral", "{\"summary\":5}", ACCORD_EINVAL,
+	  "$.summary: expected a string, got an integer" },
+	{ "json error: wrong type inside an array", "Referral",
+	  "{\"subject\":{\"identifiers\":[{\"value\":\"a\"},{\"value\":7}]}}", ACCORD_EINVAL,
+	  "$.subject.identifiers[1].value: expected a string, got an integer" },
+	{ "json error: null is no value", "Referral", "{\"summary\":null}", ACCORD_EINVAL,
+	  "$.summary: expected a string, got null (leave a field out" },
+	{ "json error: a string for a message", "Referral", "{\"subject\":\"Ann\"}",
+	  ACCORD_EINVAL, "$.subject: expected an object (a Subject), got a string" },
+	{ "json error: an enum name the type lacks", "Referral", "{\"urgency\":\"SOON\"}",
+	  ACCORD_EINVAL, "$.urgency: 'SOON' is not a Urgency (one of: URGENCY_UNSPECIFIED, "
+	  "ROUTINE, PRIORITY, URGENT)" },
+	{ "json error: an enum as a number", "Referral", "{\"urgency\":2}", ACCORD_EINVAL,
+	  "$.urgency: expected a Urgency name as a string, got an integer" },
+	{ "json error: an enum inside an array", "Referral",
+	  "{\"needs\":[\"HOUSING\",\"EMPLOYMENT\",\"DANCING\"]}", ACCORD_EINVAL,
+	  "$.needs[2]: 'DANCING' is not a Need" },
+	{ "json error: a repeated field not an array", "Referral", "{\"needs\":\"HOUSING\"}",
+	  ACCORD_EINVAL, "$.needs: expected an array, got a string" },
+	{ "json error: a negative uint32", "Referral", "{\"subject\":{\"birth_year\":-5}}",
+	  ACCORD_EINVAL, "$.subject.birth_year: -5 is out of range (0 to 4294967295)" },
+	{ "json error: a uint32 too large", "Referral",
+	  "{\"subject\":{\"birth_year\":4294967296}}", ACCORD_EINVAL, "out of range" },
+	{ "json error: a fraction for an integer", "Referral",
+	  "{\"subject\":{\"birth_year\":1990.5}}", ACCORD_EINVAL,
+	  "$.subject.birth_year: expected an integer, got a number" },
+	{ "json error: a string for a bool", "Referral", "{\"consent\":{\"given\":\"yes\"}}",
+	  ACCORD_EINVAL, "$.consent.given: expected true or false, got a string" },
+	{ "json error: both members of a oneof", "ProgressUpdate",
+	  "{\"next_review\":\"2026-12-01\",\"closure_planned\":\"2026-12-02\"}",
+	  ACCORD_EINVAL, "$.closure_planned: 'next_review' and 'closure_planned' are "
+	  "alternatives; give only one of them" },
+	{ "json error: a key twice", "Referral", "{\"summary\":\"a\",\"summary\":\"b\"}",
+	  ACCORD_EPARSE, "duplicate" },
+	{ "json error: a NUL in a string", "Referral", "{\"summary\":\"a\\u0000b\"}",
+	  ACCORD_EPARSE, "not valid JSON" },
+	{ "json error: invalid UTF-8", "Referral", "{\"summary\":\"\xc3\x28\"}",
+	  ACCORD_EPARSE, "not valid JSON" },
+	{ "json error: a field of the wrong record type", "CaseClosure",
+	  "{\"decision\":\"ACCEPTED\"}", ACCORD_EINVAL,
+	  "$.decision: CaseClosure has no field 'decision'" },
+};
+
+static void test_bad_case(void **state)
+{
+	const struct bad_case *c = *state;
+	ProtobufCMessage *m = NULL;
+	accord_error e = { 0 };
+
+	assert_int_equal(record_from_json_text(record_type_find(c->type), c->json,
+					       strlen(c->json), &m, &e), c->rc);
+	assert_null(m);
+	if (!strstr(e.msg, c->msg))
+		fail_msg("message '%s' lacks '%s'", e.msg, c->msg);
+}
+
+/* --- limits ------------------------------------------------------------- */
+
+/* A JSON text of n copies of item inside prefix...suffix. */
+static char *repeat(const char *prefix, const char *item, size_t n, const char *suffix)
+{
+	size_t a = strlen(prefix), b = strlen(item), len = a + n * (b + 1) + strlen(suffix);
+	char *s = malloc(len + 1), *at = s;
+
+	assert_non_null(s);
+	memcpy(at, prefix, a);
+	at += a;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(at, item, b);
+		at += b;
+		*at++ = i + 1 < n ? ',' : ' ';
+	}
+	memcpy(at, suffix, strlen(suffix) + 1);
+	return s;
+}
+
+static void test_limits(void **state)
+{
+	const ProtobufCMessageDescriptor *d = record_type_find("Referral");
+	ProtobufCMessage *m = NULL;
+	accord_error e = { 0 };
+	char *s;
+
+	s = repeat("{\"needs\":[", "\"HOUSING\"", RECORD_MAX_REPEATED + 1, "]}");
+	assert_int_equal(record_from_json_text(d, s, strlen(s), &m, &e), ACCORD_ETOOBIG);
+	assert_non_null(strstr(e.msg, "$.needs: 1001 elements, more than the limit of 1000"));
+	free(s);
+	s = repeat("{\"needs\":[", "\"HOUSING\"", RECORD_MAX_REPEATED, "]}");
+	assert_int_equal(record_from_json_text(d, s, strlen(s), &m, &e), 0);
+	record_free(m);
+	free(s);
+	s = repeat("{\"summary\":\"", "x", RECORD_JSON_MAX_BYTES, "\"}");
+	assert_int_equal(record_from_json_text(d, s, strlen(s), &m, &e), ACCORD_ETOOBIG);
+	assert_non_null(strstr(e.msg, "more than the limit"));
+	free(s);
+	/* Under the text limit, over the packed record's. */
+	s = repeat("{\"summary\":\"", "xxxxxxxx", RECORD_MAX_BYTES / 8, "\"}");
+	assert_int_equal(record_from_json_text(d, s, strlen(s), &m, &e), ACCORD_ETOOBIG);
+	assert_non_null(strstr(e.msg, "the Referral record would be"));
+	free(s);
+	/* Deep nesting where a scalar belongs stops at once. */
+	s = repeat("{\"summary\":", "[", 500, "]}");
+	assert_int_not_equal(record_from_json_text(d, s, strlen(s), &m, &e), 0);
+	free(s);
+}
+
+static void test_example_referral(void **state)
+{
+	ProtobufCMessage *m = th_example_referral();
+	json_t *j = record_to_json(m);
+	size_t len;
+	char *text = th_src_file("policies/examples/referral.json", &len);
+	json_t *want = json_loads(text, 0, NULL);
+
+	assert_true(json_equal(j, want));
+	json_decref(j);
+	json_decref(want);
+	free(text);
+	record_free(m);
+}
+
+int main(void)
+{
+	static const struct CMUnitTest fixed[] = {
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_example_referral),
+	};
+	static const th_table tables[] = {
+		TH_TABLE(trip_cases, test_trip_case),
+		TH_TABLE(bad_cases, test_bad_case),
+	};
+
+	return th_run("test_record_json", fixed, sizeof fixed / sizeof fixed[0], tables,
+		      sizeof tables / sizeof tables[0], NULL, NULL);
+}
