@@ -212,7 +212,7 @@ static int pack_entry(const audit_entry *en, uint64_t seq, uint8_t **out,
 	n = accord__audit__audit_entry__get_packed_size(&m);
 	if (n > AUDIT_ENTRY_MAX)
 		return accord_fail(e, ACCORD_ETOOBIG, "an audit entry of %zu bytes is "
-				   "larger than the limit of %d", n, AUDIT_ENTRY_MAX);
+				   "larger than the limit of %zu", n, AUDIT_ENTRY_MAX);
 	*out = malloc(n ? n : 1);
 	if (!*out)
 		return accord_fail(e, ACCORD_ENOMEM, "out of memory");

@@ -207,7 +207,7 @@ int config_load(const char *path, config *cf, protocol_diags *d)
 	};
 	rc = fs_read_file(path, CONFIG_MAX_BYTES, &buf, &len, &e);
 	if (rc != 0) {
-		protocol_diag_add(d, 0, 0, "%s", accord_error_msg(&e));
+		protocol_diag_add(d, 0, 0, "%s", fs_error_detail(&e, path));
 		return rc;
 	}
 	if (fs_path(dirbuf, sizeof dirbuf, "%s", path) != 0) {

@@ -39,7 +39,7 @@ int accord_vfail(accord_error *e, int code, const char *fmt, va_list ap)
 	return code;
 }
 
-int accord_fail(accord_error *e, int code, const char *fmt, ...)
+int accord_error_set(accord_error *e, int code, const char *fmt, ...)
 {
 	va_list ap;
 

@@ -7,6 +7,16 @@
 
 #include "accord/fs.h"
 
+const char *fs_error_detail(const accord_error *e, const char *path)
+{
+	const char *msg = accord_error_msg(e);
+	size_t n = strlen(path);
+
+	if (strncmp(msg, path, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
+		return msg + n + 2;
+	return msg;
+}
+
 int fs_path(char *out, size_t size, const char *fmt, ...)
 {
 	va_list ap;

@@ -743,7 +743,7 @@ int protocol_load(const char *path, protocol **out, protocol_diags *d)
 	if (rc != 0) {
 		memset(d, 0, sizeof *d);
 		snprintf(d->file, sizeof d->file, "%.*s", (int)sizeof d->file - 1, path);
-		protocol_diag_add(d, 0, 0, "%s", accord_error_msg(&e));
+		protocol_diag_add(d, 0, 0, "%s", fs_error_detail(&e, path));
 		return rc;
 	}
 	rc = protocol_parse(path, buf, len, out, d);

@@ -196,7 +196,7 @@ int protocol_sigs_load(const protocol *p, const char *path, protocol_sigs **out,
 	} else if (rc != 0) {
 		memset(d, 0, sizeof *d);
 		snprintf(d->file, sizeof d->file, "%.*s", (int)sizeof d->file - 1, sig_path);
-		protocol_diag_add(d, 0, 0, "%s", accord_error_msg(&e));
+		protocol_diag_add(d, 0, 0, "%s", fs_error_detail(&e, sig_path));
 		return rc;
 	}
 	rc = protocol_sigs_check(p, sig_path, buf ? buf : "", len, out, d);
@@ -299,9 +299,9 @@ int protocol_in_force(const protocol *p, const protocol_sigs *s, accord_date day
 				   "yet in force on %s: it takes effect on %s",
 				   protocol_id(p), protocol_version(p), t, a);
 	if (day > protocol_review_by(p))
-		return accord_fail(e, ACCORD_ENOTINFORCE, "protocol '%s' version %ld expired "
-				   "after its review date %s (today is %s): review it, "
-				   "amend and sign again", protocol_id(p),
-				   protocol_version(p), b, t);
+		return accord_fail(e, ACCORD_ENOTINFORCE, "protocol '%s' version %ld is not "
+				   "in force on %s: it expired after its review date %s; "
+				   "review it, amend and sign again", protocol_id(p),
+				   protocol_version(p), t, b);
 	return 0;
 }

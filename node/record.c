@@ -140,7 +140,7 @@ int record_unpack(const ProtobufCMessageDescriptor *d, const void *buf, size_t l
 	 * only as far as len, but len itself is ours to bound. */
 	if (len > RECORD_MAX_BYTES)
 		return accord_fail(e, ACCORD_ETOOBIG, "a %s record of %zu bytes is larger "
-				   "than the limit of %d bytes", d->short_name, len,
+				   "than the limit of %zu bytes", d->short_name, len,
 				   RECORD_MAX_BYTES);
 	m = protobuf_c_message_unpack(d, NULL, len, buf);
 	if (!m)

@@ -295,7 +295,7 @@ int record_from_json(const ProtobufCMessageDescriptor *d, const json_t *j,
 	if (packed > RECORD_MAX_BYTES) {
 		record_free(m);
 		return accord_fail(e, ACCORD_ETOOBIG, "the %s record would be %zu bytes, "
-				   "more than the limit of %d", d->short_name, packed,
+				   "more than the limit of %zu", d->short_name, packed,
 				   RECORD_MAX_BYTES);
 	}
 	*out = m;
@@ -352,7 +352,7 @@ int record_from_json_text(const ProtobufCMessageDescriptor *d, const char *text,
 
 	if (len > RECORD_JSON_MAX_BYTES)
 		return accord_fail(e, ACCORD_ETOOBIG, "the JSON text is %zu bytes, more "
-				   "than the limit of %d", len, RECORD_JSON_MAX_BYTES);
+				   "than the limit of %zu", len, RECORD_JSON_MAX_BYTES);
 	j = load_noting_failure(text, len, &jerr, &oom);
 	if (oom)
 		return accord_fail(e, ACCORD_ENOMEM, "out of memory reading the JSON text");

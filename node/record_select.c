@@ -50,7 +50,7 @@ static struct sel_node *node_new(const ProtobufCMessageDescriptor *d, const char
 		return NULL;
 	n->d = d;
 	n->mode = calloc(d->n_fields ? d->n_fields : 1, sizeof *n->mode);
-	n->child = calloc(d->n_fields ? d->n_fields : 1, sizeof *n->child);
+	n->child = calloc(d->n_fields ? d->n_fields : 1, sizeof(struct sel_node *));
 	n->path = calloc(d->n_fields ? d->n_fields : 1, sizeof *n->path);
 	if (!n->mode || !n->child || !n->path)
 		goto out_free;

@@ -83,12 +83,14 @@ int cmd_audit_prove(int argc, char **argv)
 		bytes = audit_record_bytes(r, &len);
 		j = proof_json(seq, &n, bytes, len, &p, note);
 		text = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
-		if (!text)
-			rc = accord_fail(&e, ACCORD_ENOMEM, "out of memory");
+		if (!text) {
+			accord_fail(&e, ACCORD_ENOMEM, "out of memory");
+			rc = ACCORD_ENOMEM;
+		}
 	}
-	if (rc == 0 && out)
+	if (rc == 0 && text && out)
 		rc = fs_write_atomic(out, text, strlen(text), 0644, &e);
-	else if (rc == 0)
+	else if (rc == 0 && text)
 		puts(text);
 	free(text);
 	json_decref(j);

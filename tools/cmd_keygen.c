@@ -57,7 +57,7 @@ int cmd_keygen(int argc, char **argv)
 	uint8_t pub[CRYPTO_ED25519_PUB_LEN], spki[CRYPTO_SHA256_LEN];
 	char pub64[CRYPTO_B64_LEN(CRYPTO_ED25519_PUB_LEN) + 1];
 	char spki64[CRYPTO_B64_LEN(CRYPTO_SHA256_LEN)];
-	crypto_signer *s;
+	crypto_signer *s = NULL;
 	accord_error e = { 0 };
 	int c;
 

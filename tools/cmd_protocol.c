@@ -33,13 +33,21 @@ static json_t *verify_json(const char *path, const protocol *p, const protocol_s
 	date_format(protocol_effective_from(p), a);
 	date_format(protocol_review_by(p), b);
 	date_format(day, t);
-	for (size_t i = 0; i < s->n_partners; i++)
-		json_array_append_new(parts, json_pack("{s:s, s:s}",
+	bool ok = parts && strangers;
+
+	for (size_t i = 0; ok && i < s->n_partners; i++)
+		ok = json_array_append_new(parts, json_pack("{s:s, s:s}",
 			"id", protocol_partner_at(p, i)->id,
-			"status", cli_sig_state_name(s->state[i])));
-	for (size_t i = 0; i < s->n_strangers; i++)
-		json_array_append_new(strangers, json_pack("{s:s, s:i}",
-			"id", s->strangers[i].id, "line", s->strangers[i].line));
+			"status", cli_sig_state_name(s->state[i]))) == 0;
+	for (size_t i = 0; ok && i < s->n_strangers; i++)
+		ok = json_array_append_new(strangers, json_pack("{s:s, s:i}",
+			"id", s->strangers[i].id, "line", s->strangers[i].line)) == 0;
+	if (!ok) {
+		json_decref(parts);
+		json_decref(strangers);
+		return NULL;
+	}
+	/* "o" steals parts and strangers, on failure too. */
 	o = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:I, s:o, s:o, s:b, s:s?}",
 		      "file", path, "protocol", protocol_id(p),
 		      "version", (json_int_t)protocol_version(p),
@@ -127,14 +135,16 @@ static int verify(int argc, char **argv)
 		rc = protocol_in_force(p, s, day, &e);
 		if (rc != 0)
 			status = 1;
-		if (as_json)
-			json_array_append_new(all, verify_json(argv[i], p, s, day, rc, &e));
-		else
+		if (as_json &&
+		    (!all || json_array_append_new(all, verify_json(argv[i], p, s, day, rc, &e)) != 0)) {
+			cli_error("out of memory");
+			status = 1;
+		} else if (!as_json)
 			verify_print(argv[i], p, s, day, rc, &e);
 		protocol_sigs_free(s);
 		protocol_close(p);
 	}
-	if (as_json) {
+	if (as_json && all) {
 		json_dumpf(argc - optind == 1 && json_array_size(all) == 1 ?
 			   json_array_get(all, 0) : all, stdout, JSON_INDENT(2));
 		putchar('\n');

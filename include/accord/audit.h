@@ -39,7 +39,7 @@ typedef struct audit_batch audit_batch;
 typedef struct audit_record audit_record;
 
 #define AUDIT_HASH_LEN 32
-#define AUDIT_ENTRY_MAX (64 * 1024)    /* one packed entry, at most */
+#define AUDIT_ENTRY_MAX ((size_t)64 * 1024)    /* one packed entry, at most */
 #define AUDIT_TEXT_MAX 1024            /* one text field, at most */
 #define AUDIT_PATHS_MAX 256            /* disclosed or withheld paths */
 #define AUDIT_BATCH_MAX 100000         /* entries in one batch */

@@ -49,16 +49,27 @@ typedef struct accord_error {
 /* A short, fixed name for a code ("out of memory"); never NULL. */
 const char *accord_strerror(int code);
 
-/*
- * Fill e (may be NULL) with code and the formatted message; returns code so
- * callers can write `return accord_fail(e, ACCORD_EIO, "...", ...)`.
- * A message too long for e->msg is truncated with "...".
- */
-int accord_fail(accord_error *e, int code, const char *fmt, ...)
-	ACCORD_PRINTF(3, 4);
 /* accord_fail with a va_list. */
 int accord_vfail(accord_error *e, int code, const char *fmt, va_list ap)
 	ACCORD_PRINTF(3, 0);
+
+/*
+ * accord_fail(e, code, fmt, ...): fill e (may be NULL) with code and the
+ * formatted message, and return code, so callers can write
+ * `return accord_fail(e, ACCORD_EIO, "...", ...)`. A message too long for
+ * e->msg is truncated with "...". It is a macro so that every caller (and a
+ * static analyser reading one file) sees that the result is code; code is
+ * evaluated twice, so it must have no side effects.
+ */
+int accord_error_set(accord_error *e, int code, const char *fmt, ...)
+	ACCORD_PRINTF(3, 4);
+static inline int accord_fail_result(int set, int code)
+{
+	(void)set;
+	return code;
+}
+#define accord_fail(e, code, ...) \
+	accord_fail_result(accord_error_set((e), (code), __VA_ARGS__), (code))
 
 /* The message in e, or accord_strerror(e->code) when it is empty. */
 const char *accord_error_msg(const accord_error *e);

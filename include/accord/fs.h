@@ -40,6 +40,10 @@ int fs_create_private(const char *path, const void *data, size_t len,
 int fs_create_public(const char *path, const void *data, size_t len,
 		     accord_error *e) ACCORD_MUST_CHECK;
 
+/* e's message without a leading "path: ", for reports that already name
+ * the file. */
+const char *fs_error_detail(const accord_error *e, const char *path);
+
 /* snprintf into a fixed buffer; ACCORD_ETOOBIG on truncation. */
 int fs_path(char *out, size_t size, const char *fmt, ...) ACCORD_PRINTF(3, 4)
 	ACCORD_MUST_CHECK;

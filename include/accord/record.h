@@ -28,8 +28,8 @@
 #include "accord/error.h"
 
 #define RECORD_PATH_MAX 256
-#define RECORD_MAX_BYTES (256 * 1024)        /* a packed record, at most */
-#define RECORD_JSON_MAX_BYTES (1024 * 1024)  /* a record's JSON text, at most */
+#define RECORD_MAX_BYTES ((size_t)256 * 1024)        /* a packed record, at most */
+#define RECORD_JSON_MAX_BYTES ((size_t)1024 * 1024)  /* a record's JSON text, at most */
 #define RECORD_JSON_MAX_DEPTH 16             /* nesting of JSON objects/arrays */
 #define RECORD_MAX_REPEATED 1000             /* elements of one repeated field */
 #define RECORD_MAX_WITHHELD 128              /* paths record_minimise reports */
