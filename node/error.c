@@ -20,6 +20,7 @@ const char *accord_strerror(int code)
 	case ACCORD_EREFUSED: return "refused by policy";
 	case ACCORD_EFULL: return "store full";
 	case ACCORD_ETAMPER: return "verification failed";
+	case ACCORD_EINCONSISTENT: return "log inconsistent with a checkpoint held";
 	}
 	return "unknown error";
 }

@@ -39,6 +39,7 @@ enum {
 	ACCORD_EREFUSED = -13,  /* a policy refused the operation */
 	ACCORD_EFULL = -14,     /* a store reached its configured size limit */
 	ACCORD_ETAMPER = -15,   /* a log or proof fails verification */
+	ACCORD_EINCONSISTENT = -16, /* a partner's log shrank or forked */
 };
 
 typedef struct accord_error {

@@ -1,0 +1,317 @@
+/*
+ * receipt.c - receipts: made by the receiver, checked by the sender, who
+ * witnesses the receiver's log through the checkpoint each one carries.
+ *
+ * The consistency proof is not signed: it is checked against two
+ * checkpoints the receiver did sign, so a wrong one can only fail.
+ * A receipt may carry a checkpoint older than the one held (deliveries
+ * overlap, and a message delivered again is answered with its first
+ * receipt): that is fine when it proves the older tree a prefix of the held
+ * one, and the held one then stays.
+ */
+#include "envelope.pb-c.h"
+
+#include "accord/protocol.h"
+#include "accord/receipt.h"
+
+#define CONTEXT "accord-receipt-v1\n"
+#define CONTEXT_LEN (sizeof CONTEXT - 1)
+
+static uint8_t *put_u32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+	return p + 4;
+}
+
+static uint8_t *put_field(uint8_t *p, const void *data, size_t len)
+{
+	p = put_u32(p, (uint32_t)len);
+	if (len)
+		memcpy(p, data, len);
+	return p + len;
+}
+
+/* The SHA-256 of the signed bytes (envelope.proto). Every length is
+ * bounded by RECEIPT_MAX or AUDIT_NOTE_MAX, so none overflows. */
+static int signed_hash(const ProtobufCBinaryData *id, const ProtobufCBinaryData *digest,
+		       const char *receiver, int64_t at, const ProtobufCBinaryData *note,
+		       uint8_t out[CRYPTO_SHA256_LEN])
+{
+	size_t rlen = strlen(receiver);
+	size_t len = CONTEXT_LEN + 4 * 4 + 8 + id->len + digest->len + rlen + note->len;
+	uint8_t *buf = malloc(len), *p;
+	int rc;
+
+	if (!buf)
+		return ACCORD_ENOMEM;
+	memcpy(buf, CONTEXT, CONTEXT_LEN);
+	p = put_field(buf + CONTEXT_LEN, id->data, id->len);
+	p = put_field(p, digest->data, digest->len);
+	p = put_field(p, receiver, rlen);
+	p = put_u32(p, (uint32_t)((uint64_t)at >> 32));
+	p = put_u32(p, (uint32_t)(uint64_t)at);
+	put_field(p, note->data, note->len);
+	rc = crypto_sha256(buf, len, out);
+	free(buf);
+	return rc;
+}
+
+int receipt_make(const crypto_signer *signer, const uint8_t *message_id,
+		 size_t id_len, const uint8_t record_digest[CRYPTO_SHA256_LEN],
+		 const char *receiver, int64_t received_at,
+		 const char *checkpoint_note, const audit_proof *consistency,
+		 uint8_t **out, size_t *out_len, accord_error *e)
+{
+	Accord__Envelope__Receipt r = ACCORD__ENVELOPE__RECEIPT__INIT;
+	ProtobufCBinaryData proof[AUDIT_PROOF_MAX];
+	uint8_t hash[CRYPTO_SHA256_LEN], sig[CRYPTO_ED25519_SIG_LEN];
+	size_t note_len = checkpoint_note ? strnlen(checkpoint_note, AUDIT_NOTE_MAX + 1) : 0;
+	uint8_t *buf;
+
+	if (!message_id || id_len == 0 || id_len > RECEIPT_ID_MAX)
+		return accord_fail(e, ACCORD_EINVAL, "a receipt's message id is 1 to %d "
+				   "bytes, not %zu", RECEIPT_ID_MAX, id_len);
+	if (!receiver || !protocol_id_ok(receiver))
+		return accord_fail(e, ACCORD_EINVAL, "'%s' is not a partner id",
+				   receiver ? receiver : "(null)");
+	if (note_len == 0 || note_len > AUDIT_NOTE_MAX)
+		return accord_fail(e, ACCORD_EINVAL, "a receipt's checkpoint is 1 to %d "
+				   "bytes", AUDIT_NOTE_MAX);
+	if (consistency && consistency->n > AUDIT_PROOF_MAX)
+		return accord_fail(e, ACCORD_EINVAL, "a consistency proof has at most %d "
+				   "hashes", AUDIT_PROOF_MAX);
+	r.message_id = (ProtobufCBinaryData){ id_len, (uint8_t *)message_id };
+	r.record_digest = (ProtobufCBinaryData){ CRYPTO_SHA256_LEN, (uint8_t *)record_digest };
+	r.receiver = (char *)receiver;
+	r.received_at = received_at;
+	r.checkpoint = (ProtobufCBinaryData){ note_len, (uint8_t *)checkpoint_note };
+	if (signed_hash(&r.message_id, &r.record_digest, receiver, received_at,
+			&r.checkpoint, hash) != 0 ||
+	    crypto_signer_sign(signer, hash, sizeof hash, sig) != 0)
+		return accord_fail(e, ACCORD_ECRYPTO, "cannot sign the receipt");
+	r.signature = (ProtobufCBinaryData){ sizeof sig, sig };
+	for (size_t i = 0; consistency && i < consistency->n; i++)
+		proof[i] = (ProtobufCBinaryData){ AUDIT_HASH_LEN,
+						  (uint8_t *)consistency->hash[i] };
+	r.n_consistency = consistency ? consistency->n : 0;
+	r.consistency = proof;
+	*out_len = accord__envelope__receipt__get_packed_size(&r);
+	buf = malloc(*out_len ? *out_len : 1);
+	if (!buf)
+		return accord_fail(e, ACCORD_ENOMEM, "out of memory");
+	accord__envelope__receipt__pack(&r, buf);
+	*out = buf;
+	return 0;
+}
+
+int receipt_consistency(audit *a, uint64_t witness_size, const char *checkpoint_note,
+			audit_proof *out, accord_error *e)
+{
+	audit_note n;
+	uint64_t size;
+	size_t len = checkpoint_note ? strnlen(checkpoint_note, AUDIT_NOTE_MAX + 1) : 0;
+	int rc;
+
+	out->n = 0;
+	if (!checkpoint_note || audit_note_parse(checkpoint_note, len, &n, NULL) != 0)
+		return accord_fail(e, ACCORD_EINVAL, "the receipt's checkpoint is not a "
+				   "checkpoint note");
+	if (witness_size == 0 || witness_size == n.size)
+		return 0;
+	rc = audit_size(a, &size, e);
+	if (rc != 0)
+		return rc;
+	if (witness_size > size)
+		return accord_fail(e, ACCORD_EINCONSISTENT, "the sender holds a checkpoint "
+				   "of this node's audit log at size %llu, but the log has "
+				   "only %llu entries: entries were lost from it; restore "
+				   "the store from a backup and tell the DPO",
+				   (unsigned long long)witness_size, (unsigned long long)size);
+	if (witness_size < n.size)
+		return audit_consistency_proof(a, witness_size, n.size, out, e);
+	return audit_consistency_proof(a, n.size, witness_size, out, e);
+}
+
+void receipt_info_free(receipt_info *r)
+{
+	if (!r)
+		return;
+	witness_checkpoint_free(&r->checkpoint);
+	memset(r, 0, sizeof *r);
+}
+
+static bool bytes_eq(const ProtobufCBinaryData *b, const uint8_t *want, size_t len)
+{
+	return b->len == len && memcmp(b->data, want, len) == 0;
+}
+
+static int check_fields(const Accord__Envelope__Receipt *r, const receipt_expect *x,
+			accord_error *e)
+{
+	char hex[2 * RECEIPT_ID_MAX + 1];
+
+	if (x->id_len == 0 || x->id_len > RECEIPT_ID_MAX)
+		return accord_fail(e, ACCORD_EINVAL, "a message id is 1 to %d bytes",
+				   RECEIPT_ID_MAX);
+	crypto_hex(x->message_id, x->id_len, hex);
+	if (!bytes_eq(&r->message_id, x->message_id, x->id_len))
+		return accord_fail(e, ACCORD_EINVAL, "the receipt from '%s' for message %s "
+				   "names another message", x->receiver, hex);
+	if (!bytes_eq(&r->record_digest, x->record_digest, CRYPTO_SHA256_LEN))
+		return accord_fail(e, ACCORD_EINVAL, "the receipt from '%s' for message %s "
+				   "acknowledges other record bytes than were sent",
+				   x->receiver, hex);
+	if (!r->receiver || strcmp(r->receiver, x->receiver) != 0)
+		return accord_fail(e, ACCORD_EINVAL, "the receipt from '%s' for message %s "
+				   "names another receiver", x->receiver, hex);
+	if (r->signature.len != CRYPTO_ED25519_SIG_LEN)
+		return accord_fail(e, ACCORD_ESIG, "the receipt from '%s' for message %s "
+				   "has no Ed25519 signature", x->receiver, hex);
+	return 0;
+}
+
+static int check_signature(const Accord__Envelope__Receipt *r, const receipt_expect *x,
+			   accord_error *e)
+{
+	uint8_t hash[CRYPTO_SHA256_LEN];
+
+	if (signed_hash(&r->message_id, &r->record_digest, r->receiver, r->received_at,
+			&r->checkpoint, hash) != 0)
+		return accord_fail(e, ACCORD_ENOMEM, "out of memory");
+	if (!crypto_ed25519_verify(x->receiver_key, hash, sizeof hash, r->signature.data))
+		return accord_fail(e, ACCORD_ESIG, "the receipt from '%s' is not signed by "
+				   "its signing key in the protocol: it was forged or "
+				   "altered", x->receiver);
+	return 0;
+}
+
+/* The checkpoint: signed by the receiver, of its log; into out. */
+static int check_checkpoint(const Accord__Envelope__Receipt *r, const receipt_expect *x,
+			    witness_checkpoint *out, accord_error *e)
+{
+	char origin[AUDIT_NAME_MAX];
+	accord_error why = { 0 };
+	audit_note n;
+	int rc;
+
+	if (x->origin) {
+		if (strlen(x->origin) >= sizeof origin)
+			return accord_fail(e, ACCORD_EINVAL, "a log origin is shorter "
+					   "than %d bytes", AUDIT_NAME_MAX);
+		memcpy(origin, x->origin, strlen(x->origin) + 1);
+	} else if (audit_origin(x->receiver, origin) != 0) {
+		return accord_fail(e, ACCORD_EINVAL, "'%s' is not a partner id", x->receiver);
+	}
+	rc = audit_note_verify((const char *)r->checkpoint.data, r->checkpoint.len,
+			       x->receiver_key, &n, &why);
+	if (rc == ACCORD_ESIG || rc == ACCORD_ENOMEM)
+		return accord_fail(e, rc, "the receipt from '%s': %s", x->receiver,
+				   accord_error_msg(&why));
+	if (rc != 0)
+		return accord_fail(e, ACCORD_EINVAL, "the receipt from '%s' carries a "
+				   "malformed checkpoint: %s", x->receiver,
+				   accord_error_msg(&why));
+	if (strcmp(n.origin, origin) != 0)
+		return accord_fail(e, ACCORD_EINVAL, "the receipt from '%s' carries a "
+				   "checkpoint of the log '%s', not of '%s'", x->receiver,
+				   n.origin, origin);
+	/* The note holds no NUL (audit_note_parse refuses control bytes). */
+	out->note = strndup((const char *)r->checkpoint.data, r->checkpoint.len);
+	if (!out->note)
+		return accord_fail(e, ACCORD_ENOMEM, "out of memory");
+	out->note_len = r->checkpoint.len;
+	out->size = n.size;
+	memcpy(out->root, n.root, AUDIT_HASH_LEN);
+	return 0;
+}
+
+static int load_proof(const Accord__Envelope__Receipt *r, const receipt_expect *x,
+		      audit_proof *p, accord_error *e)
+{
+	if (r->n_consistency > AUDIT_PROOF_MAX)
+		return accord_fail(e, ACCORD_EINVAL, "the receipt from '%s' has a "
+				   "consistency proof of more than %d hashes",
+				   x->receiver, AUDIT_PROOF_MAX);
+	p->n = r->n_consistency;
+	for (size_t i = 0; i < p->n; i++) {
+		if (r->consistency[i].len != AUDIT_HASH_LEN)
+			return accord_fail(e, ACCORD_EINVAL, "the receipt from '%s' has a "
+					   "consistency proof hash of %zu bytes",
+					   x->receiver, r->consistency[i].len);
+		memcpy(p->hash[i], r->consistency[i].data, AUDIT_HASH_LEN);
+	}
+	return 0;
+}
+
+/* The new checkpoint against the one held, if any; sets out->advances. */
+static int check_consistency(const audit_proof *p, const receipt_expect *x,
+			     receipt_info *out, accord_error *e)
+{
+	const witness_checkpoint *h = x->held, *c = &out->checkpoint;
+	char was[CRYPTO_B64_LEN(AUDIT_HASH_LEN)], now[CRYPTO_B64_LEN(AUDIT_HASH_LEN)];
+
+	out->advances = !h || c->size > h->size;
+	if (!h || h->size == 0)
+		return 0;
+	if (c->size > h->size && audit_consistency_verify(h->size, h->root, c->size,
+							   c->root, p))
+		return 0;
+	if (c->size <= h->size && audit_consistency_verify(c->size, c->root, h->size,
+							    h->root, p))
+		return 0;
+	if (c->size < h->size)
+		return accord_fail(e, ACCORD_EINCONSISTENT, "the audit log of '%s' shrank "
+				   "from %llu to %llu entries: its new checkpoint does "
+				   "not prove the one held a continuation of it",
+				   x->receiver, (unsigned long long)h->size,
+				   (unsigned long long)c->size);
+	crypto_b64_encode(h->root, AUDIT_HASH_LEN, was);
+	crypto_b64_encode(c->root, AUDIT_HASH_LEN, now);
+	if (c->size == h->size)
+		return accord_fail(e, ACCORD_EINCONSISTENT, "the audit log of '%s' forked: "
+				   "at size %llu its root was %s, now %s", x->receiver,
+				   (unsigned long long)h->size, was, now);
+	return accord_fail(e, ACCORD_EINCONSISTENT, "the audit log of '%s' forked: its "
+			   "checkpoint at size %llu does not extend the one held at "
+			   "size %llu (root %s): the log was rewritten, or the "
+			   "receipt's consistency proof is wrong", x->receiver,
+			   (unsigned long long)c->size, (unsigned long long)h->size, was);
+}
+
+int receipt_check(const uint8_t *bytes, size_t len, const receipt_expect *x,
+		  receipt_info *out, accord_error *e)
+{
+	Accord__Envelope__Receipt *r;
+	audit_proof p;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	if (!x || !x->message_id || !x->record_digest || !x->receiver ||
+	    !x->receiver_key || !protocol_id_ok(x->receiver))
+		return accord_fail(e, ACCORD_EINVAL, "checking a receipt needs the message "
+				   "id, record digest, receiver id and key");
+	if (len > RECEIPT_MAX)
+		return accord_fail(e, ACCORD_ETOOBIG, "the receipt from '%s' is %zu bytes, "
+				   "over the limit of %zu", x->receiver, len, RECEIPT_MAX);
+	r = accord__envelope__receipt__unpack(NULL, len, bytes);
+	if (!r)
+		return accord_fail(e, ACCORD_EINVAL, "the receipt from '%s' is not a "
+				   "Receipt message", x->receiver);
+	rc = check_fields(r, x, e);
+	if (rc == 0)
+		rc = check_signature(r, x, e);
+	if (rc == 0)
+		rc = check_checkpoint(r, x, &out->checkpoint, e);
+	if (rc == 0)
+		rc = load_proof(r, x, &p, e);
+	if (rc == 0)
+		rc = check_consistency(&p, x, out, e);
+	out->received_at = r->received_at;
+	accord__envelope__receipt__free_unpacked(r, NULL);
+	if (rc != 0)
+		receipt_info_free(out);
+	return rc;
+}
