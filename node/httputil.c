@@ -9,6 +9,7 @@
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
 
+#include "accord/node.h"
 #include "httputil.h"
 
 const char *http_reason(int code)
@@ -131,4 +132,13 @@ int http_unix_listen(const char *path, accord_error *e)
 		return -1;
 	}
 	return fd;
+}
+
+void http_reply_node(const node_reply *r, void *req)
+{
+	if (r->json)
+		http_reply_json(req, r->status, r->json);
+	else
+		http_reply_bytes(req, r->status, r->content_type ? r->content_type :
+				 "application/octet-stream", r->bytes, r->len);
 }

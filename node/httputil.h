@@ -26,6 +26,11 @@ void http_reply_error(struct evhttp_request *req, int code, const char *fmt, ...
 void http_reply_bytes(struct evhttp_request *req, int code, const char *type,
 		      const void *data, size_t len);
 
+/* Send a node_reply (accord/node.h) on req; arg is the request. Decrefs
+ * the reply's JSON. */
+struct node_reply;
+void http_reply_node(const struct node_reply *r, void *req);
+
 /* The reason phrase for a status code. */
 const char *http_reason(int code);
 

@@ -1,4 +1,4 @@
-/* local.c - the local API on a Unix socket. */
+/* local.c - the local API on a Unix socket: HTTP and JSON. */
 #include <event2/http.h>
 #include <event2/listener.h>
 #include <unistd.h>
@@ -12,45 +12,90 @@ struct local {
 	char path[108];
 };
 
-static void get_status(local *l, struct evhttp_request *req)
+static void post_disclosure(local *l, struct evhttp_request *req)
 {
-	const protocol *p = node_protocol(l->n);
-	json_t *doc = json_pack("{s:s}", "partner", node_config(l->n)->partner);
-	char digest[2 * CRYPTO_SHA256_LEN + 1], review[11];
+	char *body;
+	size_t len;
+	int rc = http_body(req, node_config(l->n)->max_body_bytes, &body, &len);
 
-	if (!doc) {
-		evhttp_send_error(req, 500, NULL);
+	if (rc != 0) {
+		http_reply_error(req, rc == ACCORD_ETOOBIG ? 413 : 500, "the body is too large "
+				 "or could not be read");
 		return;
 	}
-	if (p) {
-		crypto_hex(protocol_digest(p), CRYPTO_SHA256_LEN, digest);
-		date_format(protocol_review_by(p), review);
-		json_object_set_new(doc, "protocol", json_pack("{s:s, s:I, s:s, s:s}",
-			"id", protocol_id(p), "version", (json_int_t)protocol_version(p),
-			"digest", digest, "review_by", review));
-		json_object_set_new(doc, "in_force", json_true());
-	} else {
-		json_object_set_new(doc, "protocol", json_null());
-		json_object_set_new(doc, "in_force", json_false());
-		json_object_set_new(doc, "reason", json_string(node_refusal(l->n)));
+	node_submit(l->n, body, len, http_reply_node, req);
+	free(body);
+}
+
+static void reply_doc(struct evhttp_request *req, int status, json_t *doc)
+{
+	if (!doc)
+		http_reply_error(req, 500, "out of memory");
+	else
+		http_reply_json(req, status, doc);
+}
+
+static void get_metrics(local *l, struct evhttp_request *req)
+{
+	char *text = node_metrics_text(l->n);
+
+	if (!text) {
+		http_reply_error(req, 500, "out of memory");
+		return;
 	}
-	http_reply_json(req, 200, doc);
+	http_reply_bytes(req, 200, "text/plain; version=0.0.4", text, strlen(text));
+	free(text);
+}
+
+/* /v1/inbox/{id} and /v1/inbox/{id}/ack */
+static void inbox_item(local *l, struct evhttp_request *req, const char *rest, bool post)
+{
+	char id[64];
+	const char *slash = strchr(rest, '/');
+	size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
+	int status = 404;
+	json_t *doc;
+
+	if (n == 0 || n >= sizeof id) {
+		http_reply_error(req, 404, "no such inbox item");
+		return;
+	}
+	memcpy(id, rest, n);
+	id[n] = '\0';
+	if (slash && strcmp(slash, "/ack") == 0 && post)
+		doc = node_inbox_ack(l->n, id, &status);
+	else if (!slash && !post)
+		doc = node_inbox_item_json(l->n, id, &status);
+	else {
+		http_reply_error(req, 405, "use GET /v1/inbox/ID or POST /v1/inbox/ID/ack");
+		return;
+	}
+	reply_doc(req, status, doc);
 }
 
 static void route(struct evhttp_request *req, void *arg)
 {
 	local *l = arg;
 	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
-	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	bool get = evhttp_request_get_command(req) == EVHTTP_REQ_GET;
+	bool post = evhttp_request_get_command(req) == EVHTTP_REQ_POST;
 
-	if (path && strcmp(path, "/v1/status") == 0) {
-		if (cmd != EVHTTP_REQ_GET)
-			http_reply_error(req, 405, "use GET for %s", path);
-		else
-			get_status(l, req);
-		return;
-	}
-	http_reply_error(req, 404, "no such resource: %s", path ? path : "?");
+	if (!path)
+		path = "";
+	if (strcmp(path, "/v1/disclosures") == 0 && post)
+		post_disclosure(l, req);
+	else if (strcmp(path, "/v1/status") == 0 && get)
+		reply_doc(req, 200, node_status_json(l->n));
+	else if (strcmp(path, "/v1/outbox") == 0 && get)
+		reply_doc(req, 200, node_outbox_json(l->n));
+	else if (strcmp(path, "/v1/inbox") == 0 && get)
+		reply_doc(req, 200, node_inbox_json(l->n));
+	else if (strncmp(path, "/v1/inbox/", 10) == 0)
+		inbox_item(l, req, path + 10, post);
+	else if (strcmp(path, "/metrics") == 0 && get)
+		get_metrics(l, req);
+	else
+		http_reply_error(req, 404, "no such resource: %s %s", get ? "GET" : "POST", path);
 }
 
 int local_open(node *n, local **out, accord_error *e)

@@ -1,23 +1,24 @@
 /*
- * node.c - the daemon's state: the protocol in force and the keys.
+ * node.c - the daemon's state: the protocol in force, the keys, the store,
+ * and the group commit every audited change goes through.
  *
  * Fail closed: whenever the protocol is not in force (unsigned, expired,
  * not listing us), node_protocol returns NULL and the TLS server pins no
- * key, so no handshake succeeds and nothing is shared or accepted.
+ * key, so no handshake succeeds and nothing is shared or accepted. When the
+ * audit cannot be written, the node shares nothing either.
+ *
+ * Group commit: the faces queue ops (an audit entry and the state change it
+ * records) during a turn of the event loop; one event, activated by the
+ * first op of the turn, appends them all to one audit batch and commits it
+ * with their state changes in a single durable LMDB transaction. Only then
+ * are the ops' answers sent.
  */
 #include <openssl/crypto.h>
+#include <sys/stat.h>
 #include <time.h>
 
-#include "accord/node.h"
-
-struct node {
-	config cf;
-	struct event_base *base;
-	tls *server, *client;
-	protocol *proto;            /* the protocol in force, or NULL */
-	accord_date proto_day;      /* the day it was last found in force */
-	char refusal[512];
-};
+#include "accord/fs.h"
+#include "node_int.h"
 
 void node_log(const node *n, const char *fmt, ...)
 {
@@ -35,9 +36,20 @@ void node_log(const node *n, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+int64_t node_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- the protocol in force ---------------------------------------------- */
+
 /* Load, verify and check the protocol at the configured path; on success
- * *out is in force today and lists us. */
-static int load_protocol(node *n, protocol **out, accord_error *e)
+ * it is in force today and lists us. */
+static int load_protocol(node *n, protocol **out, protocol_sigs **sigs, policy **pol,
+			 accord_error *e)
 {
 	protocol_diags *d = malloc(sizeof *d);
 	protocol_sigs *s = NULL;
@@ -65,8 +77,13 @@ static int load_protocol(node *n, protocol **out, accord_error *e)
 				 protocol_version(p), n->cf.partner);
 		goto out;
 	}
+	rc = policy_open(p, s, pol, e);
+	if (rc != 0)
+		goto out;
 	*out = p;
+	*sigs = s;
 	p = NULL;
+	s = NULL;
 out:
 	protocol_sigs_free(s);
 	protocol_close(p);
@@ -95,75 +112,59 @@ static int pin_partners(node *n)
 	return rc;
 }
 
-int node_open(const config *cf, struct event_base *base, node **out, accord_error *e)
+static void drop_protocol(node *n)
 {
-	node *n = calloc(1, sizeof *n);
-	accord_error why = { 0 };
-	int rc;
-
-	if (!n)
-		return accord_fail(e, ACCORD_ENOMEM, "out of memory");
-	n->cf = *cf;
-	n->base = base;
-	rc = tls_open(cf->tls_cert, cf->tls_key, true, &n->server, e);
-	if (rc == 0)
-		rc = tls_open(cf->tls_cert, cf->tls_key, false, &n->client, e);
-	if (rc != 0)
-		goto fail;
-	if (load_protocol(n, &n->proto, &why) == 0) {
-		n->proto_day = date_today();
-		node_log(n, "protocol %s version %ld in force", protocol_id(n->proto),
-			 protocol_version(n->proto));
-	} else {
-		snprintf(n->refusal, sizeof n->refusal, "%s", accord_error_msg(&why));
-		node_log(n, "no protocol in force, sharing nothing: %s", n->refusal);
-	}
-	rc = pin_partners(n);
-	if (rc != 0) {
-		accord_fail(e, rc, "out of memory");
-		goto fail;
-	}
-	*out = n;
-	return 0;
-fail:
-	node_close(n);
-	return rc;
+	policy_close(n->pol);
+	protocol_sigs_free(n->sigs);
+	protocol_close(n->proto);
+	n->pol = NULL;
+	n->sigs = NULL;
+	n->proto = NULL;
 }
 
-void node_close(node *n)
+/* An audit entry of the protocol's own events (loaded, refused). */
+static void audit_protocol_event(node *n, int event, const protocol *p, const char *reason)
 {
-	if (!n)
-		return;
-	tls_close(n->server);
-	tls_close(n->client);
-	protocol_close(n->proto);
-	free(n);
+	audit_entry en = { .event = event, .actor = "accordd", .reason = reason,
+			   .outcome = event == AUDIT_PROTOCOL_LOADED ? AUDIT_SUCCESS : AUDIT_DENIED };
+	accord_error e = { 0 };
+
+	if (p) {
+		en.protocol_id = protocol_id(p);
+		en.protocol_version = protocol_version(p);
+		en.has_protocol_digest = true;
+		memcpy(en.protocol_digest, protocol_digest(p), CRYPTO_SHA256_LEN);
+	}
+	if (audit_append(n->au, &en, NULL, &e) != 0) {
+		n->broken = true;
+		node_log(n, "cannot write the audit log, sharing nothing: %s", accord_error_msg(&e));
+	}
 }
 
 int node_reload(node *n, accord_error *e)
 {
 	protocol *p = NULL;
-	int rc = load_protocol(n, &p, e);
+	protocol_sigs *s = NULL;
+	policy *pol = NULL;
+	int rc = load_protocol(n, &p, &s, &pol, e);
 
 	if (rc != 0) {
 		node_log(n, "protocol reload refused, keeping %s: %s",
 			 n->proto ? "the protocol in force" : "none", accord_error_msg(e));
+		audit_protocol_event(n, AUDIT_PROTOCOL_REFUSED, NULL, accord_error_msg(e));
 		return rc;
 	}
-	protocol_close(n->proto);
+	drop_protocol(n);
 	n->proto = p;
+	n->sigs = s;
+	n->pol = pol;
 	n->proto_day = date_today();
 	n->refusal[0] = '\0';
 	node_log(n, "protocol %s version %ld loaded and in force", protocol_id(p),
 		 protocol_version(p));
+	audit_protocol_event(n, AUDIT_PROTOCOL_LOADED, p, NULL);
 	return pin_partners(n);
 }
-
-const config *node_config(const node *n) { return &n->cf; }
-struct event_base *node_base(const node *n) { return n->base; }
-tls *node_server_tls(node *n) { return n->server; }
-tls *node_client_tls(node *n) { return n->client; }
-const char *node_refusal(const node *n) { return n->refusal; }
 
 const protocol *node_protocol(node *n)
 {
@@ -180,8 +181,7 @@ const protocol *node_protocol(node *n)
 				 "expired after its review date %s", protocol_id(n->proto),
 				 protocol_version(n->proto), b);
 			node_log(n, "protocol no longer in force: %s", n->refusal);
-			protocol_close(n->proto);
-			n->proto = NULL;
+			drop_protocol(n);
 			(void)pin_partners(n);
 			return NULL;
 		}
@@ -202,3 +202,263 @@ const protocol_partner *node_partner_by_spki(node *n, const uint8_t spki[CRYPTO_
 	}
 	return NULL;
 }
+
+void node_entry_protocol(node *n, audit_entry *en)
+{
+	const protocol *p = n->proto;
+
+	if (!p)
+		return;
+	en->protocol_id = protocol_id(p);
+	en->protocol_version = protocol_version(p);
+	en->has_protocol_digest = true;
+	memcpy(en->protocol_digest, protocol_digest(p), CRYPTO_SHA256_LEN);
+}
+
+/* ---- group commit --------------------------------------------------------- */
+
+void node_op_free(struct op *op)
+{
+	if (!op)
+		return;
+	state_free(op->outbox);
+	state_free(op->inbox);
+	state_free(op->case_item);
+	json_decref(op->answer);
+	free(op->strings);
+	free(op->paths);
+	free(op);
+}
+
+/* Bytes for the strings and path lists an entry points to. */
+static size_t strings_size(const audit_entry *en, const char **const *f, size_t k)
+{
+	size_t total = 0;
+
+	for (size_t i = 0; i < k; i++)
+		total += *f[i] ? strlen(*f[i]) + 1 : 0;
+	for (size_t i = 0; i < en->n_disclosed; i++)
+		total += strlen(en->disclosed[i]) + 1;
+	for (size_t i = 0; i < en->n_withheld; i++)
+		total += strlen(en->withheld[i]) + 1;
+	return total;
+}
+
+static char *copy_into(char *block, size_t *used, const char *s)
+{
+	size_t len = strlen(s) + 1;
+	char *at = block + *used;
+
+	memcpy(at, s, len);
+	*used += len;
+	return at;
+}
+
+int node_op_own_strings(struct op *op)
+{
+	audit_entry *en = &op->entry;
+	const char **f[] = {
+		&en->protocol_id, &en->rule_id, &en->purpose, &en->from, &en->to,
+		&en->record_type, &en->message_id, &en->actor, &en->reason,
+	};
+	size_t k = sizeof f / sizeof f[0], used = 0, np = en->n_disclosed + en->n_withheld;
+	char *block = malloc(strings_size(en, f, k) + 1);
+	const char **paths = calloc(np + 1, sizeof *paths);
+
+	if (!block || !paths) {
+		free(block);
+		free(paths);
+		return ACCORD_ENOMEM;
+	}
+	for (size_t i = 0; i < k; i++)
+		if (*f[i])
+			*f[i] = copy_into(block, &used, *f[i]);
+	for (size_t i = 0; i < en->n_disclosed; i++)
+		paths[i] = copy_into(block, &used, en->disclosed[i]);
+	for (size_t i = 0; i < en->n_withheld; i++)
+		paths[en->n_disclosed + i] = copy_into(block, &used, en->withheld[i]);
+	en->disclosed = paths;
+	en->withheld = paths + en->n_disclosed;
+	free(op->strings);
+	free(op->paths);
+	op->strings = block;
+	op->paths = paths;
+	return 0;
+}
+
+void node_enqueue(node *n, struct op *op)
+{
+	op->next = NULL;
+	*n->ops_tail = op;
+	n->ops_tail = &op->next;
+	n->n_ops++;
+	if (n->n_ops == 1)
+		event_active(n->flush_ev, EV_TIMEOUT, 1);
+}
+
+static int put_all(MDB_txn *txn, void *ctx, accord_error *e)
+{
+	node *n = ctx;
+
+	for (struct op *op = n->ops; op; op = op->next) {
+		int rc = op->put ? op->put(n, txn, op, e) : 0;
+
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int commit_ops(node *n, bool *want_note, accord_error *e)
+{
+	audit_batch *b;
+	int rc;
+
+	if (n->broken)
+		return accord_fail(e, ACCORD_EIO, "the audit log cannot be written");
+	rc = audit_batch_begin(n->au, &b, e);
+	if (rc != 0)
+		return rc;
+	for (struct op *op = n->ops; op; op = op->next) {
+		rc = audit_batch_append(b, &op->entry, &op->seq, e);
+		if (rc != 0) {
+			audit_batch_abort(b);
+			return rc;
+		}
+		*want_note |= op->wants_checkpoint;
+	}
+	return audit_batch_commit(b, put_all, n, e);
+}
+
+static void flush(evutil_socket_t fd, short what, void *arg)
+{
+	node *n = arg;
+	struct op *ops = n->ops;
+	accord_error e = { 0 };
+	bool want_note = false;
+	char *note = NULL;
+	int rc;
+
+	if (!ops)
+		return;
+	rc = commit_ops(n, &want_note, &e);
+	if (rc != 0) {
+		if (rc == ACCORD_EFULL || rc == ACCORD_EIO)
+			n->broken = true;
+		node_log(n, "audit commit of %zu entries failed: %s", n->n_ops,
+			 accord_error_msg(&e));
+	} else if (want_note) {
+		/* One signed checkpoint for every receipt of the batch. */
+		rc = audit_checkpoint(n->au, n->signer, n->origin, &note, &e);
+		if (rc != 0)
+			node_log(n, "cannot sign a checkpoint: %s", accord_error_msg(&e));
+	}
+	n->ops = NULL;
+	n->ops_tail = &n->ops;
+	n->n_ops = 0;
+	while (ops) {
+		struct op *next = ops->next;
+
+		ops->note = note;
+		ops->done(n, ops, rc, &e);
+		node_op_free(ops);
+		ops = next;
+	}
+	free(note);
+}
+
+/* ---- open and close --------------------------------------------------------- */
+
+static int open_store(node *n, accord_error *e)
+{
+	store_options opt = { .map_max = (uint64_t)n->cf.audit_max_mib << 20 };
+	int rc = store_open(n->cf.data_dir, &opt, &n->st, e);
+
+	if (rc == 0)
+		rc = audit_open(n->st, &n->au, e);
+	if (rc == 0)
+		rc = state_open(n->st, &n->sb, e);
+	if (rc == 0)
+		rc = witness_open(n->st, &n->wit, e);
+	if (rc == 0)
+		rc = audit_origin(n->cf.partner, n->origin);
+	return rc;
+}
+
+int node_open(const config *cf, struct event_base *base, node **out, accord_error *e)
+{
+	node *n = calloc(1, sizeof *n);
+	accord_error why = { 0 };
+	int rc;
+
+	if (!n)
+		return accord_fail(e, ACCORD_ENOMEM, "out of memory");
+	n->cf = *cf;
+	n->base = base;
+	n->ops_tail = &n->ops;
+	rc = tls_open(cf->tls_cert, cf->tls_key, true, &n->server, e);
+	if (rc == 0)
+		rc = tls_open(cf->tls_cert, cf->tls_key, false, &n->client, e);
+	if (rc == 0)
+		rc = crypto_signer_load(cf->signing_key, &n->signer, e);
+	if (rc == 0)
+		rc = open_store(n, e);
+	if (rc == 0)
+		rc = courier_open(base, n->client, cf->delivery_timeout_ms, &n->cr, e);
+	if (rc != 0)
+		goto fail;
+	n->flush_ev = event_new(base, -1, 0, flush, n);
+	if (!n->flush_ev) {
+		rc = accord_fail(e, ACCORD_ENOMEM, "out of memory");
+		goto fail;
+	}
+	if (load_protocol(n, &n->proto, &n->sigs, &n->pol, &why) == 0) {
+		n->proto_day = date_today();
+		node_log(n, "protocol %s version %ld in force", protocol_id(n->proto),
+			 protocol_version(n->proto));
+		audit_protocol_event(n, AUDIT_PROTOCOL_LOADED, n->proto, NULL);
+	} else {
+		snprintf(n->refusal, sizeof n->refusal, "%s", accord_error_msg(&why));
+		node_log(n, "no protocol in force, sharing nothing: %s", n->refusal);
+		audit_protocol_event(n, AUDIT_PROTOCOL_REFUSED, NULL, n->refusal);
+	}
+	rc = pin_partners(n);
+	if (rc == 0)
+		rc = node_outbox_start(n, e);
+	if (rc != 0)
+		goto fail;
+	*out = n;
+	return 0;
+fail:
+	node_close(n);
+	return rc;
+}
+
+void node_close(node *n)
+{
+	if (!n)
+		return;
+	if (n->ops)
+		flush(-1, 0, n);    /* finish what was accepted this turn */
+	courier_close(n->cr);
+	node_outbox_stop(n);
+	if (n->flush_ev)
+		event_free(n->flush_ev);
+	if (n->deliver_ev)
+		event_free(n->deliver_ev);
+	state_close(n->sb);
+	witness_close(n->wit);
+	audit_close(n->au);
+	store_close(n->st);
+	crypto_signer_close(n->signer);
+	tls_close(n->server);
+	tls_close(n->client);
+	drop_protocol(n);
+	free(n);
+}
+
+const config *node_config(const node *n) { return &n->cf; }
+struct event_base *node_base(const node *n) { return n->base; }
+tls *node_server_tls(node *n) { return n->server; }
+tls *node_client_tls(node *n) { return n->client; }
+const char *node_refusal(const node *n) { return n->refusal; }

@@ -24,12 +24,12 @@ static struct bufferevent *new_tls_bev(struct event_base *base, void *arg)
 }
 
 /* The partner behind this request's TLS connection, or NULL. */
-static const protocol_partner *request_partner(peer *p, struct evhttp_request *req)
+static const protocol_partner *request_partner(peer *p, struct evhttp_request *req,
+					       uint8_t spki[CRYPTO_SHA256_LEN])
 {
 	struct evhttp_connection *conn = evhttp_request_get_connection(req);
 	struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
 	SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
-	uint8_t spki[CRYPTO_SHA256_LEN];
 
 	if (!ssl || !tls_peer_spki(ssl, spki))
 		return NULL;
@@ -51,15 +51,51 @@ static void get_protocol(peer *p, struct evhttp_request *req)
 					    "digest", digest));
 }
 
+static void post_envelope(peer *p, struct evhttp_request *req, const uint8_t *spki)
+{
+	char *body;
+	size_t len;
+	int rc = http_body(req, node_config(p->n)->max_body_bytes, &body, &len);
+
+	if (rc != 0) {
+		http_reply_error(req, rc == ACCORD_ETOOBIG ? 413 : 500, "the envelope is too "
+				 "large or could not be read");
+		return;
+	}
+	node_receive(p->n, spki, body, len, http_reply_node, req);
+	free(body);
+}
+
+static void get_checkpoint(peer *p, struct evhttp_request *req)
+{
+	char *note = NULL;
+
+	if (node_latest_checkpoint(p->n, &note) != 0) {
+		http_reply_error(req, 404, "no checkpoint yet");
+		return;
+	}
+	http_reply_bytes(req, 200, "text/plain; charset=utf-8", note, strlen(note));
+	free(note);
+}
+
 static void route(struct evhttp_request *req, void *arg)
 {
 	peer *p = arg;
 	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-	const protocol_partner *from = request_partner(p, req);
+	uint8_t spki[CRYPTO_SHA256_LEN];
+	const protocol_partner *from = request_partner(p, req, spki);
 
 	if (!from) {
 		http_reply_error(req, 403, "your TLS key is not a partner's in the protocol in force");
+		return;
+	}
+	if (path && strcmp(path, "/v1/envelopes") == 0 && cmd == EVHTTP_REQ_POST) {
+		post_envelope(p, req, spki);
+		return;
+	}
+	if (path && strcmp(path, "/v1/checkpoint") == 0 && cmd == EVHTTP_REQ_GET) {
+		get_checkpoint(p, req);
 		return;
 	}
 	if (path && strcmp(path, "/v1/protocol") == 0) {

@@ -11,6 +11,7 @@
 #define ACCORD_NODE_H
 
 #include <event2/event.h>
+#include <jansson.h>
 
 #include "accord/config.h"
 #include "accord/protocol.h"
@@ -47,6 +48,54 @@ const char *node_refusal(const node *n);
 
 /* The partner of the protocol in force whose TLS key is spki, or NULL. */
 const protocol_partner *node_partner_by_spki(node *n, const uint8_t spki[CRYPTO_SHA256_LEN]);
+
+/*
+ * The data path. Each call answers through fn exactly once, perhaps from
+ * inside the call (a refusal that needs no audit), usually after the loop
+ * turn's group commit made its audit entry durable. The answer is an HTTP
+ * status and a body: JSON (json, which fn must decref) or bytes.
+ */
+typedef struct node_reply {
+	int status;
+	json_t *json;
+	const void *bytes;
+	size_t len;
+	const char *content_type;
+} node_reply;
+typedef void (*node_reply_fn)(const node_reply *r, void *arg);
+
+/*
+ * The local API's POST /v1/disclosures: body is JSON {to, purpose,
+ * record_type, record, actor?}. Parse, decide, minimise, audit DISCLOSED
+ * and queue the envelope in the outbox (one transaction), then answer 202
+ * {message_id, rule, shared, withheld}; or 403 with the reason (audited
+ * REFUSED), 422 for bad input, 503 when the audit cannot be written.
+ */
+void node_submit(node *n, const char *body, size_t len, node_reply_fn fn, void *arg);
+
+/*
+ * The peer API's POST /v1/envelopes from the partner whose TLS key is spki:
+ * check the envelope, audit RECEIVED and store it in the inbox (one
+ * transaction), and answer 200 with a signed Receipt carrying our
+ * checkpoint; a repeated message id is answered with the first receipt.
+ * Refusals are audited (REFUSED) and answered 403/409/422 with the reason.
+ */
+void node_receive(node *n, const uint8_t spki[CRYPTO_SHA256_LEN], const void *body,
+		  size_t len, node_reply_fn fn, void *arg);
+
+/* The local API's reads: JSON documents (NULL when out of memory), and
+ * the Prometheus text of GET /metrics (malloc'd). */
+json_t *node_status_json(node *n);
+json_t *node_outbox_json(node *n);
+json_t *node_inbox_json(node *n);
+/* One inbox item (with its record as JSON); *status 200, 404 or 500. */
+json_t *node_inbox_item_json(node *n, const char *id_hex, int *status);
+/* Acknowledge an inbox item: 200, 404, or 503. */
+json_t *node_inbox_ack(node *n, const char *id_hex, int *status);
+char *node_metrics_text(node *n);
+/* The latest signed checkpoint of our audit log (malloc'd); non-zero when
+ * there is none yet. */
+int node_latest_checkpoint(node *n, char **note) ACCORD_MUST_CHECK;
 
 /* Log a line to stderr with the time and the node's partner id. */
 void node_log(const node *n, const char *fmt, ...) ACCORD_PRINTF(2, 3);

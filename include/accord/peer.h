@@ -5,7 +5,9 @@
  * of the protocol in force (node.h), checked at the handshake and again at
  * each request, since the protocol may change between the two.
  *
+ *   POST /v1/envelopes   an Envelope (protobuf) -> a signed Receipt
  *   GET  /v1/protocol    the protocol in force: id, version, digest (JSON)
+ *   GET  /v1/checkpoint  this node's latest signed audit checkpoint
  */
 #ifndef ACCORD_PEER_H
 #define ACCORD_PEER_H

@@ -1,0 +1,101 @@
+/*
+ * node_int.h - the node's state, shared by node.c (protocol, group
+ * commit), node_send.c (local API -> decide -> minimise -> audit -> outbox
+ * -> deliver) and node_recv.c (peer API -> check -> audit+store -> receipt).
+ * Internal to the library.
+ */
+#ifndef ACCORD_NODE_INT_H
+#define ACCORD_NODE_INT_H
+
+#include <event2/event.h>
+
+#include "accord/audit.h"
+#include "accord/courier.h"
+#include "accord/node.h"
+#include "accord/policy.h"
+#include "accord/state.h"
+#include "accord/store.h"
+#include "accord/witness.h"
+#include "envelope.pb-c.h"
+
+#define NODE_MAX_IN_FLIGHT 64
+
+struct flight;
+
+/* One audited change waiting for the loop turn's group commit. */
+struct op {
+	struct op *next;
+	audit_entry entry;        /* strings point into the op's own copies */
+	uint64_t seq;             /* given at append */
+	int seq_status;           /* a refusal's HTTP status */
+	/* Writes into the commit's transaction besides the entry (may be NULL). */
+	int (*put)(node *n, MDB_txn *txn, struct op *op, accord_error *e);
+	/* Called once the commit is durable (rc 0) or failed. */
+	void (*done)(node *n, struct op *op, int rc, const accord_error *e);
+	bool wants_checkpoint;    /* a receipt will carry the checkpoint */
+	const char *note;         /* that checkpoint, set before done */
+	node_reply_fn reply;      /* the face's answer, and its argument */
+	void *reply_arg;
+	/* What the kinds of op carry. */
+	uint8_t id[STATE_ID_LEN];
+	char id_hex[2 * STATE_ID_LEN + 1];
+	state_outbox_item *outbox;    /* owned */
+	state_inbox_item *inbox;      /* owned */
+	state_case_item *case_item;   /* owned, may be NULL */
+	json_t *answer;               /* owned: the reply body on success */
+	char *strings;                /* owned: the entry's strings */
+	const char **paths;           /* owned: disclosed and withheld paths */
+};
+
+struct metrics {
+	uint64_t disclosed, refused, received, delivered, delivery_failures;
+	uint64_t latency_le[8];       /* submit -> durable, histogram buckets */
+	double latency_sum;
+	uint64_t latency_count;
+};
+
+struct node {
+	config cf;
+	struct event_base *base;
+	tls *server, *client;
+	crypto_signer *signer;
+	protocol *proto;            /* the protocol in force, or NULL */
+	protocol_sigs *sigs;
+	policy *pol;                /* compiled for proto */
+	accord_date proto_day;      /* the day it was last found in force */
+	char refusal[512];
+	store *st;
+	audit *au;
+	state *sb;
+	char origin[AUDIT_NAME_MAX];
+	courier *cr;
+	struct event *flush_ev;     /* runs the group commit */
+	struct op *ops, **ops_tail;
+	size_t n_ops;
+	witness *wit;               /* the checkpoints we hold of partners */
+	struct event *deliver_ev;   /* wakes the outbox */
+	struct flight *flights;     /* posts in flight (node_outbox.c) */
+	size_t in_flight;
+	bool broken;                /* the audit cannot be written: share nothing */
+	struct metrics m;
+};
+
+/* Queue op for this loop turn's commit (takes ownership). */
+void node_enqueue(node *n, struct op *op);
+void node_op_free(struct op *op);
+
+/* Copy the strings an entry points to into op->strings (one block). */
+int node_op_own_strings(struct op *op);
+
+/* An audit entry's common fields from the protocol in force. */
+void node_entry_protocol(node *n, audit_entry *en);
+
+int64_t node_now_ms(void);
+
+/* The outbox: schedule deliveries (node_send.c). */
+void node_outbox_kick(node *n, long delay_ms);
+int node_outbox_start(node *n, accord_error *e) ACCORD_MUST_CHECK;
+/* Forget the posts in flight (after courier_close cancelled them). */
+void node_outbox_stop(node *n);
+
+#endif

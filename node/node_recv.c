@@ -1,0 +1,328 @@
+/*
+ * node_recv.c - the receiving side of the data path:
+ *
+ *   TLS identity -> envelope (size, protocol digest, sender = identity)
+ *   -> check (the rule allows it; the record holds no field outside the
+ *   rule; in-case rules need an accepted case) -> audit RECEIVED and inbox
+ *   item (one transaction) -> signed receipt with our checkpoint
+ *
+ * Every refusal is audited (REFUSED, with the reason) before it is
+ * answered. A repeated message id is answered with the first receipt.
+ */
+#include "accord/receipt.h"
+#include "node_case.h"
+#include "node_int.h"
+
+struct inbound {
+	const protocol_partner *from;
+	const uint8_t *spki;
+	Accord__Envelope__Envelope *env;
+	const protocol_rule *rule;
+	ProtobufCMessage *record;
+};
+
+static void answer(node_reply_fn fn, void *arg, int status, const char *msg)
+{
+	node_reply r = { .status = status, .json = json_pack("{s:s}", "error", msg) };
+
+	fn(&r, arg);
+}
+
+static void answer_receipt(node_reply_fn fn, void *arg, const uint8_t *bytes, size_t len)
+{
+	node_reply r = { .status = 200, .bytes = bytes, .len = len,
+			 .content_type = "application/x-protobuf" };
+
+	fn(&r, arg);
+}
+
+/* ---- refusals ----------------------------------------------------------------- */
+
+static void refused_done(node *n, struct op *op, int rc, const accord_error *e)
+{
+	n->m.refused++;
+	answer(op->reply, op->reply_arg, rc == 0 ? (int)op->seq_status : 503,
+	       rc == 0 ? op->entry.reason : "refused, and the refusal could not be audited");
+}
+
+/* Audit the refusal, then answer status with the reason. */
+static void refuse(node *n, const struct inbound *in, int status, node_reply_fn fn,
+		   void *arg, const char *fmt, ...) ACCORD_PRINTF(6, 7);
+static void refuse(node *n, const struct inbound *in, int status, node_reply_fn fn,
+		   void *arg, const char *fmt, ...)
+{
+	struct op *op = calloc(1, sizeof *op);
+	const Accord__Envelope__Envelope *env = in->env;
+	char reason[700];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof reason, fmt, ap);
+	va_end(ap);
+	node_log(n, "refused an envelope from %s: %s", in->from->id, reason);
+	if (!op) {
+		answer(fn, arg, 503, "out of memory");
+		return;
+	}
+	node_entry_protocol(n, &op->entry);
+	op->entry.event = AUDIT_REFUSED;
+	op->entry.outcome = AUDIT_DENIED;
+	op->entry.from = in->from->id;
+	op->entry.to = n->cf.partner;
+	op->entry.reason = reason;
+	op->entry.actor = "peer";
+	op->entry.has_peer_key = true;
+	memcpy(op->entry.peer_key, in->spki, CRYPTO_SHA256_LEN);
+	if (env) {
+		op->entry.rule_id = env->rule_id[0] ? env->rule_id : NULL;
+		op->entry.purpose = env->purpose[0] ? env->purpose : NULL;
+		op->entry.record_type = env->record_type[0] ? env->record_type : NULL;
+		if (env->message_id.len == STATE_ID_LEN) {
+			crypto_hex(env->message_id.data, STATE_ID_LEN, op->id_hex);
+			op->entry.message_id = op->id_hex;
+		}
+		op->entry.has_record_sha256 = crypto_sha256(env->record.data, env->record.len,
+							    op->entry.record_sha256) == 0;
+	}
+	op->seq_status = status;
+	op->reply = fn;
+	op->reply_arg = arg;
+	op->done = refused_done;
+	if (node_op_own_strings(op) != 0) {
+		node_op_free(op);
+		answer(fn, arg, 503, "out of memory");
+		return;
+	}
+	node_enqueue(n, op);
+}
+
+/* ---- the checks ------------------------------------------------------------------ */
+
+/* Check the envelope and its record; 0 or the refusal's HTTP status, with
+ * the reason in why. */
+static int check(node *n, struct inbound *in, char *why, size_t size)
+{
+	const protocol *p = n->proto;
+	const Accord__Envelope__Envelope *env = in->env;
+	const ProtobufCMessageDescriptor *d;
+	const record_selection *sel;
+	accord_error e = { 0 };
+	bool to_us = false;
+	char want[2 * CRYPTO_SHA256_LEN + 1];
+
+	if (env->message_id.len != STATE_ID_LEN)
+		return snprintf(why, size, "message_id must be %d bytes", STATE_ID_LEN), 422;
+	if (strcmp(env->protocol_id, protocol_id(p)) != 0 ||
+	    env->protocol_version != (uint64_t)protocol_version(p) ||
+	    env->protocol_digest.len != CRYPTO_SHA256_LEN ||
+	    memcmp(env->protocol_digest.data, protocol_digest(p), CRYPTO_SHA256_LEN) != 0) {
+		crypto_hex(protocol_digest(p), CRYPTO_SHA256_LEN, want);
+		return snprintf(why, size, "the envelope names protocol '%s' version %llu with "
+				"another digest; the protocol in force here is '%s' version %ld, "
+				"sha256:%s", env->protocol_id,
+				(unsigned long long)env->protocol_version, protocol_id(p),
+				protocol_version(p), want), 409;
+	}
+	if (strcmp(env->sender, in->from->id) != 0)
+		return snprintf(why, size, "the envelope says it is from '%s', but the TLS "
+				"key is %s's", env->sender, in->from->id), 403;
+	if (strcmp(env->recipient, n->cf.partner) != 0)
+		return snprintf(why, size, "the envelope is for '%s', not for '%s'",
+				env->recipient, n->cf.partner), 422;
+	in->rule = protocol_rule_find(p, env->rule_id);
+	if (!in->rule)
+		return snprintf(why, size, "the protocol in force has no rule '%s'",
+				env->rule_id), 403;
+	for (size_t i = 0; i < in->rule->n_to; i++)
+		to_us |= strcmp(in->rule->to[i], n->cf.partner) == 0;
+	if (strcmp(in->rule->from, in->from->id) != 0 || !to_us)
+		return snprintf(why, size, "rule '%s' does not let %s share with %s",
+				in->rule->id, in->from->id, n->cf.partner), 403;
+	if (strcmp(in->rule->purpose, env->purpose) != 0 ||
+	    strcmp(in->rule->record, env->record_type) != 0)
+		return snprintf(why, size, "rule '%s' is for %s records for purpose %s, not "
+				"%s for %s", in->rule->id, in->rule->record, in->rule->purpose,
+				env->record_type, env->purpose), 403;
+	d = record_type_find(env->record_type);
+	sel = policy_rule_selection(n->pol, in->rule);
+	if (!d || !sel)
+		return snprintf(why, size, "unknown record type '%s'", env->record_type), 422;
+	if (record_unpack(d, env->record.data, env->record.len, &in->record, &e) != 0 ||
+	    record_check(sel, in->record, &e) != 0)
+		return snprintf(why, size, "%s", accord_error_msg(&e)), 422;
+	if (in->rule->when == PROTOCOL_WHEN_IN_CASE) {
+		state_case_item *c = node_case_find(n, in->from->id, n->cf.partner,
+						    node_referral_id(in->record));
+		policy_case_state st = node_case_state(c);
+
+		state_free(c);
+		if (st != POLICY_CASE_ACCEPTED)
+			return snprintf(why, size, "rule '%s' applies only in an accepted, open "
+					"case, and there is none here about referral '%s'",
+					in->rule->id, node_referral_id(in->record) ?
+					node_referral_id(in->record) : ""), 403;
+	}
+	return 0;
+}
+
+/* ---- accepting ------------------------------------------------------------------- */
+
+static int received_put(node *n, MDB_txn *txn, struct op *op, accord_error *e)
+{
+	int rc = state_inbox_put(n->sb, txn, op->id, op->inbox, e);
+
+	if (rc == 0 && op->case_item)
+		rc = state_case_put(n->sb, txn, op->case_item, e);
+	return rc;
+}
+
+struct receipt_put {
+	node *n;
+	struct op *op;
+};
+
+static int receipt_store(MDB_txn *txn, void *ctx, accord_error *e)
+{
+	struct receipt_put *r = ctx;
+
+	return state_inbox_put(r->n->sb, txn, r->op->id, r->op->inbox, e);
+}
+
+/* Sign the receipt with the batch's checkpoint, keep it for repeats, send. */
+static void received_done(node *n, struct op *op, int rc, const accord_error *e)
+{
+	Accord__Envelope__Envelope *env;
+	audit_proof proof = { 0 };
+	accord_error e2 = { 0 };
+	struct receipt_put rp = { n, op };
+	uint8_t *bytes = NULL, digest[CRYPTO_SHA256_LEN];
+	size_t len;
+
+	if (rc != 0 || !op->note) {
+		answer(op->reply, op->reply_arg, 503, "the envelope could not be audited, so "
+		       "it was not accepted; send it again");
+		return;
+	}
+	n->m.received++;
+	env = accord__envelope__envelope__unpack(NULL, op->inbox->envelope.len,
+						 op->inbox->envelope.data);
+	if (!env || crypto_sha256(env->record.data, env->record.len, digest) != 0 ||
+	    receipt_consistency(n->au, env->witness_size, op->note, &proof, &e2) != 0 ||
+	    receipt_make(n->signer, op->id, STATE_ID_LEN, digest, n->cf.partner,
+			 op->inbox->received_ms / 1000, op->note, &proof, &bytes, &len, &e2) != 0) {
+		node_log(n, "cannot make a receipt for %s: %s", op->id_hex, accord_error_msg(&e2));
+		answer(op->reply, op->reply_arg, 503, "received, but no receipt could be made; "
+		       "send it again for the receipt");
+		goto out;
+	}
+	op->inbox->receipt.data = bytes;
+	op->inbox->receipt.len = len;
+	if (store_write(n->st, receipt_store, &rp, &e2) != 0)
+		node_log(n, "cannot keep the receipt for %s: %s", op->id_hex,
+			 accord_error_msg(&e2));
+	answer_receipt(op->reply, op->reply_arg, bytes, len);
+out:
+	if (env)
+		protobuf_c_message_free_unpacked(&env->base, NULL);
+}
+
+static void accept_envelope(node *n, struct inbound *in, const void *body, size_t len,
+			    node_reply_fn fn, void *arg)
+{
+	struct op *op = calloc(1, sizeof *op);
+	const Accord__Envelope__Envelope *env = in->env;
+	state_inbox_item *it;
+
+	if (!op || !(it = calloc(1, sizeof *it)))
+		goto oom;
+	op->inbox = it;
+	accord__state__inbox_item__init(it);
+	it->envelope.data = malloc(len ? len : 1);
+	if (!it->envelope.data)
+		goto oom;
+	memcpy(it->envelope.data, body, len);
+	it->envelope.len = len;
+	it->received_ms = node_now_ms();
+	memcpy(op->id, env->message_id.data, STATE_ID_LEN);
+	crypto_hex(op->id, STATE_ID_LEN, op->id_hex);
+	node_entry_protocol(n, &op->entry);
+	op->entry.event = AUDIT_RECEIVED;
+	op->entry.outcome = AUDIT_SUCCESS;
+	op->entry.rule_id = in->rule->id;
+	op->entry.purpose = env->purpose;
+	op->entry.from = in->from->id;
+	op->entry.to = n->cf.partner;
+	op->entry.record_type = env->record_type;
+	op->entry.disclosed = in->rule->fields;
+	op->entry.n_disclosed = in->rule->n_fields;
+	op->entry.message_id = op->id_hex;
+	op->entry.actor = "peer";
+	op->entry.has_peer_key = true;
+	memcpy(op->entry.peer_key, in->spki, CRYPTO_SHA256_LEN);
+	op->entry.has_record_sha256 = crypto_sha256(env->record.data, env->record.len,
+						    op->entry.record_sha256) == 0;
+	op->entry.has_subject = node_subject(n, in->record, op->entry.subject);
+	if (node_case_next(n, in->record, in->from->id, n->cf.partner,
+			   op->entry.has_subject ? op->entry.subject : NULL, &op->case_item) != 0 ||
+	    node_op_own_strings(op) != 0)
+		goto oom;
+	op->wants_checkpoint = true;
+	op->reply = fn;
+	op->reply_arg = arg;
+	op->put = received_put;
+	op->done = received_done;
+	node_enqueue(n, op);
+	return;
+oom:
+	node_op_free(op);
+	answer(fn, arg, 503, "out of memory");
+}
+
+/* A message id seen before: its first receipt, or false. */
+static bool answer_repeat(node *n, const Accord__Envelope__Envelope *env, node_reply_fn fn,
+			  void *arg)
+{
+	state_inbox_item *it = NULL;
+
+	if (state_inbox_get(n->sb, env->message_id.data, &it, NULL) != 0)
+		return false;
+	if (it->receipt.len)
+		answer_receipt(fn, arg, it->receipt.data, it->receipt.len);
+	else
+		answer(fn, arg, 503, "received before, its receipt is not ready; try again");
+	state_free(it);
+	return true;
+}
+
+void node_receive(node *n, const uint8_t spki[CRYPTO_SHA256_LEN], const void *body,
+		  size_t len, node_reply_fn fn, void *arg)
+{
+	struct inbound in = { .spki = spki };
+	char why[700];
+	int status;
+
+	in.from = node_partner_by_spki(n, spki);
+	if (!in.from || !n->proto) {
+		answer(fn, arg, 403, "your TLS key is not a partner's in the protocol in force");
+		return;
+	}
+	if (n->broken) {
+		answer(fn, arg, 503, "this node cannot write its audit log: it accepts nothing");
+		return;
+	}
+	in.env = accord__envelope__envelope__unpack(NULL, len, body);
+	if (!in.env) {
+		refuse(n, &in, 422, fn, arg, "the body is not an Envelope");
+		return;
+	}
+	if (in.env->message_id.len == STATE_ID_LEN && answer_repeat(n, in.env, fn, arg))
+		goto out;
+	status = check(n, &in, why, sizeof why);
+	if (status != 0)
+		refuse(n, &in, status, fn, arg, "%s", why);
+	else
+		accept_envelope(n, &in, body, len, fn, arg);
+out:
+	record_free(in.record);
+	protobuf_c_message_free_unpacked(&in.env->base, NULL);
+}

@@ -1,0 +1,332 @@
+/*
+ * node_send.c - the sending side of the data path:
+ *
+ *   local API JSON -> parse -> decide -> minimise -> audit DISCLOSED and
+ *   outbox item (one transaction) -> 202 -> deliver -> receipt checked ->
+ *   audit DELIVERED (with the receiver's checkpoint kept as a witness)
+ *
+ * Nothing leaves before its DISCLOSED entry is durable: deliveries read
+ * only the outbox, which is written in the same transaction as the entry.
+ */
+#include <event2/event.h>
+
+#include "accord/receipt.h"
+#include "accord/witness.h"
+#include "node_case.h"
+#include "node_int.h"
+
+#define MAX_IN_FLIGHT 64
+
+static void reply_json(node_reply_fn fn, void *arg, int status, json_t *doc)
+{
+	node_reply r = { .status = status, .json = doc };
+
+	fn(&r, arg);
+}
+
+static void reply_error(node_reply_fn fn, void *arg, int status, const char *fmt, ...)
+	ACCORD_PRINTF(4, 5);
+static void reply_error(node_reply_fn fn, void *arg, int status, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	reply_json(fn, arg, status, json_pack("{s:s}", "error", msg));
+}
+
+static json_t *string_array(const char *const *v, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < n; i++)
+		if (json_array_append_new(a, json_string(v[i])) != 0) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
+}
+
+/* ---- submit ---------------------------------------------------------------- */
+
+/* The request's fields, checked for type; a sentence in e when wrong. */
+struct submit {
+	const char *to, *purpose, *type, *actor;
+	json_t *record;
+};
+
+static int parse_submit(json_t *req, struct submit *s, accord_error *e)
+{
+	const char *keys[] = { "to", "purpose", "record_type" };
+	const char **vals[] = { &s->to, &s->purpose, &s->type };
+	const char *k;
+	json_t *v;
+
+	if (!json_is_object(req))
+		return accord_fail(e, ACCORD_EINVAL, "the body must be a JSON object");
+	json_object_foreach(req, k, v) {
+		if (strcmp(k, "to") && strcmp(k, "purpose") && strcmp(k, "record_type") &&
+		    strcmp(k, "record") && strcmp(k, "actor") && strcmp(k, "case_reference"))
+			return accord_fail(e, ACCORD_EINVAL, "$.%s: unknown key (known: to, "
+					   "purpose, record_type, record, actor)", k);
+	}
+	for (size_t i = 0; i < 3; i++) {
+		v = json_object_get(req, keys[i]);
+		if (!json_is_string(v))
+			return accord_fail(e, ACCORD_EINVAL, "$.%s: %s", keys[i],
+					   v ? "expected a string" : "missing");
+		*vals[i] = json_string_value(v);
+	}
+	v = json_object_get(req, "actor");
+	if (v && !json_is_string(v))
+		return accord_fail(e, ACCORD_EINVAL, "$.actor: expected a string");
+	s->actor = v ? json_string_value(v) : "local-api";
+	s->record = json_object_get(req, "record");
+	if (!json_is_object(s->record))
+		return accord_fail(e, ACCORD_EINVAL, "$.record: %s",
+				   s->record ? "expected an object" : "missing");
+	return 0;
+}
+
+static void disclosed_done(node *n, struct op *op, int rc, const accord_error *e)
+{
+	if (rc != 0) {
+		reply_error(op->reply, op->reply_arg, 503, "the disclosure could not be "
+			    "audited, so nothing was sent: %s", accord_error_msg(e));
+		return;
+	}
+	n->m.disclosed++;
+	reply_json(op->reply, op->reply_arg, 202, json_incref(op->answer));
+	node_outbox_kick(n, 0);
+}
+
+static void refused_done(node *n, struct op *op, int rc, const accord_error *e)
+{
+	if (rc != 0) {
+		reply_error(op->reply, op->reply_arg, 503, "refused, and the refusal could not "
+			    "be audited: %s", accord_error_msg(e));
+		return;
+	}
+	n->m.refused++;
+	reply_json(op->reply, op->reply_arg, 403, json_incref(op->answer));
+}
+
+static int disclosed_put(node *n, MDB_txn *txn, struct op *op, accord_error *e)
+{
+	int rc = state_outbox_put(n->sb, txn, op->id, op->outbox, e);
+
+	if (rc == 0 && op->case_item)
+		rc = state_case_put(n->sb, txn, op->case_item, e);
+	return rc;
+}
+
+static struct op *new_op(node *n, int event, node_reply_fn fn, void *arg)
+{
+	struct op *op = calloc(1, sizeof *op);
+
+	if (!op)
+		return NULL;
+	op->entry.event = event;
+	op->reply = fn;
+	op->reply_arg = arg;
+	node_entry_protocol(n, &op->entry);
+	return op;
+}
+
+/* Audit a refusal of a local request, then answer 403 with the reason. */
+static void refuse(node *n, const struct submit *s, const policy_decision *d,
+		   const char *reason, node_reply_fn fn, void *arg)
+{
+	struct op *op = new_op(n, AUDIT_REFUSED, fn, arg);
+
+	if (!op) {
+		reply_error(fn, arg, 503, "out of memory");
+		return;
+	}
+	op->entry.outcome = AUDIT_DENIED;
+	op->entry.from = n->cf.partner;
+	op->entry.to = s->to;
+	op->entry.purpose = s->purpose;
+	op->entry.record_type = s->type;
+	op->entry.rule_id = d && d->rule ? d->rule->id : NULL;
+	op->entry.actor = s->actor;
+	op->entry.reason = reason;
+	op->answer = json_pack("{s:s, s:s, s:s?}", "error", reason, "refusal",
+			       d ? policy_refusal_name(d->refusal) : "not-in-force",
+			       "rule", d && d->rule ? d->rule->id : NULL);
+	op->done = refused_done;
+	if (!op->answer || node_op_own_strings(op) != 0) {
+		node_op_free(op);
+		reply_error(fn, arg, 503, "out of memory");
+		return;
+	}
+	node_enqueue(n, op);
+}
+
+/* The envelope around a minimised record, packed into op->outbox. */
+static int seal(node *n, struct op *op, const struct submit *s, const policy_decision *d,
+		const ProtobufCMessage *min, const ProtobufCMessage *rec)
+{
+	Accord__Envelope__Envelope env = ACCORD__ENVELOPE__ENVELOPE__INIT;
+	const protocol *p = n->proto;
+	size_t rlen = protobuf_c_message_get_packed_size(min);
+	uint8_t *rbytes = malloc(rlen ? rlen : 1);
+	state_outbox_item *o;
+	int rc = ACCORD_ENOMEM;
+
+	if (!rbytes)
+		return rc;
+	protobuf_c_message_pack(min, rbytes);
+	if (crypto_random(op->id, sizeof op->id) != 0 ||
+	    crypto_sha256(rbytes, rlen, op->entry.record_sha256) != 0)
+		goto out;
+	op->entry.has_record_sha256 = true;
+	crypto_hex(op->id, sizeof op->id, op->id_hex);
+	env.message_id = (ProtobufCBinaryData){ sizeof op->id, op->id };
+	env.protocol_id = (char *)protocol_id(p);
+	env.protocol_version = (uint64_t)protocol_version(p);
+	env.protocol_digest = (ProtobufCBinaryData){ CRYPTO_SHA256_LEN,
+						     (uint8_t *)protocol_digest(p) };
+	env.rule_id = (char *)d->rule->id;
+	env.purpose = (char *)s->purpose;
+	env.sender = n->cf.partner;
+	env.recipient = (char *)s->to;
+	env.created_at = node_now_ms() / 1000;
+	env.record_type = (char *)s->type;
+	env.record = (ProtobufCBinaryData){ rlen, rbytes };
+	o = calloc(1, sizeof *o);
+	if (!o)
+		goto out;
+	accord__state__outbox_item__init(o);
+	op->outbox = o;
+	o->envelope.len = protobuf_c_message_get_packed_size(&env.base);
+	o->envelope.data = malloc(o->envelope.len);
+	o->recipient = strdup(s->to);
+	o->rule_id = strdup(d->rule->id);
+	o->record_type = strdup(s->type);
+	if (!o->envelope.data || !o->recipient || !o->rule_id || !o->record_type)
+		goto out;
+	protobuf_c_message_pack(&env.base, o->envelope.data);
+	o->state = ACCORD__STATE__OUTBOX_ITEM__STATE__PENDING;
+	o->created_ms = node_now_ms();
+	o->next_attempt_ms = o->created_ms;
+	op->entry.has_subject = node_subject(n, rec, op->entry.subject);
+	rc = node_case_next(n, rec, n->cf.partner, s->to,
+			    op->entry.has_subject ? op->entry.subject : NULL, &op->case_item);
+out:
+	free(rbytes);
+	return rc;
+}
+
+static void disclose(node *n, const struct submit *s, const policy_decision *d,
+		     const ProtobufCMessage *rec, node_reply_fn fn, void *arg)
+{
+	struct op *op = new_op(n, AUDIT_DISCLOSED, fn, arg);
+	ProtobufCMessage *min = NULL;
+	record_withheld w;
+	accord_error e = { 0 };
+	const protocol_rule *r = d->rule;
+
+	if (!op || record_minimise(d->selection, rec, &min, &w, &e) != 0 ||
+	    seal(n, op, s, d, min, rec) != 0) {
+		reply_error(fn, arg, 503, "cannot prepare the disclosure: %s",
+			    e.msg[0] ? e.msg : "out of memory");
+		goto fail;
+	}
+	op->entry.outcome = AUDIT_SUCCESS;
+	op->entry.rule_id = r->id;
+	op->entry.purpose = s->purpose;
+	op->entry.from = n->cf.partner;
+	op->entry.to = s->to;
+	op->entry.record_type = s->type;
+	op->entry.disclosed = r->fields;
+	op->entry.n_disclosed = r->n_fields;
+	op->entry.withheld = w.paths;
+	op->entry.n_withheld = w.n;
+	op->entry.message_id = op->id_hex;
+	op->entry.actor = s->actor;
+	op->answer = json_pack("{s:s, s:s, s:o, s:o}", "message_id", op->id_hex,
+			       "rule", r->id, "shared", string_array(r->fields, r->n_fields),
+			       "withheld", string_array(w.paths, w.n));
+	if (!op->answer || node_op_own_strings(op) != 0)
+		goto oom;
+	op->put = disclosed_put;
+	op->done = disclosed_done;
+	record_free(min);
+	node_enqueue(n, op);
+	return;
+oom:
+	reply_error(fn, arg, 503, "out of memory");
+fail:
+	record_free(min);
+	node_op_free(op);
+}
+
+void node_submit(node *n, const char *body, size_t len, node_reply_fn fn, void *arg)
+{
+	json_error_t je;
+	json_t *req = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+	struct submit s = { 0 };
+	accord_error e = { 0 };
+	ProtobufCMessage *rec = NULL, *consent = NULL;
+	const ProtobufCMessageDescriptor *d;
+	state_case_item *c = NULL;
+	policy_decision dec;
+
+	if (!req) {
+		reply_error(fn, arg, 422, "the body is not JSON: line %d, column %d: %s",
+			    je.line, je.column, je.text);
+		return;
+	}
+	if (parse_submit(req, &s, &e) != 0) {
+		reply_error(fn, arg, 422, "%s", e.msg);
+		goto out;
+	}
+	d = record_type_find(s.type);
+	if (!d) {
+		reply_error(fn, arg, 422, "$.record_type: '%s' is not a record type", s.type);
+		goto out;
+	}
+	if (record_from_json(d, s.record, &rec, &e) != 0) {
+		reply_error(fn, arg, 422, "$.record%s", e.msg[0] == '$' ? e.msg + 1 : e.msg);
+		goto out;
+	}
+	if (n->broken) {
+		reply_error(fn, arg, 503, "the audit log cannot be written, so the node "
+			    "shares nothing");
+		goto out;
+	}
+	if (!node_protocol(n)) {
+		char why[700];
+
+		snprintf(why, sizeof why, "no protocol in force, so nothing is shared: %s",
+			 n->refusal);
+		refuse(n, &s, NULL, why, fn, arg);
+		goto out;
+	}
+	c = node_case_find(n, n->cf.partner, s.to, node_referral_id(rec));
+	consent = node_case_consent(c);
+	{
+		policy_request rq = {
+			.from = n->cf.partner, .to = s.to, .purpose = s.purpose,
+			.record_type = s.type, .record = rec, .day = date_today(),
+			.case_state = node_case_state(c), .case_consent = consent,
+		};
+
+		if (policy_decide(n->pol, &rq, &dec) != 0) {
+			reply_error(fn, arg, 503, "out of memory");
+			goto out;
+		}
+	}
+	if (dec.refusal != POLICY_ALLOWED)
+		refuse(n, &s, &dec, dec.reason, fn, arg);
+	else
+		disclose(n, &s, &dec, rec, fn, arg);
+out:
+	record_free(consent);
+	state_free(c);
+	record_free(rec);
+	json_decref(req);
+}

@@ -1,0 +1,291 @@
+/*
+ * node_views.c - what the local API reads: status, outbox, inbox, metrics;
+ * and acknowledging an inbox item.
+ */
+#include <ctype.h>
+
+#include "node_int.h"
+
+static const char *outbox_state(int s)
+{
+	switch (s) {
+	case ACCORD__STATE__OUTBOX_ITEM__STATE__PENDING: return "pending";
+	case ACCORD__STATE__OUTBOX_ITEM__STATE__DELIVERED: return "delivered";
+	case ACCORD__STATE__OUTBOX_ITEM__STATE__REFUSED: return "refused";
+	case ACCORD__STATE__OUTBOX_ITEM__STATE__PAUSED: return "paused";
+	}
+	return "unknown";
+}
+
+struct counts {
+	json_t *list;
+	size_t pending, delivered, refused, paused, unacked, total;
+};
+
+static int count_outbox(const uint8_t id[STATE_ID_LEN], const state_outbox_item *it, void *ctx)
+{
+	struct counts *c = ctx;
+	char hex[2 * STATE_ID_LEN + 1];
+	json_t *o;
+
+	c->total++;
+	c->pending += it->state == ACCORD__STATE__OUTBOX_ITEM__STATE__PENDING;
+	c->delivered += it->state == ACCORD__STATE__OUTBOX_ITEM__STATE__DELIVERED;
+	c->refused += it->state == ACCORD__STATE__OUTBOX_ITEM__STATE__REFUSED;
+	c->paused += it->state == ACCORD__STATE__OUTBOX_ITEM__STATE__PAUSED;
+	if (!c->list)
+		return 0;
+	crypto_hex(id, STATE_ID_LEN, hex);
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:s?}", "message_id", hex,
+		      "to", it->recipient, "rule", it->rule_id, "record_type", it->record_type,
+		      "state", outbox_state(it->state), "attempts", (int)it->attempts,
+		      "created_ms", (json_int_t)it->created_ms,
+		      "next_attempt_ms", (json_int_t)it->next_attempt_ms,
+		      "last_error", it->last_error && *it->last_error ? it->last_error : NULL);
+	return json_array_append_new(c->list, o) == 0 ? 0 : ACCORD_ENOMEM;
+}
+
+static int count_inbox(const uint8_t id[STATE_ID_LEN], const state_inbox_item *it, void *ctx)
+{
+	struct counts *c = ctx;
+	Accord__Envelope__Envelope *env;
+	char hex[2 * STATE_ID_LEN + 1];
+	json_t *o;
+	int rc;
+
+	c->total++;
+	c->unacked += !it->acked;
+	if (!c->list)
+		return 0;
+	env = accord__envelope__envelope__unpack(NULL, it->envelope.len, it->envelope.data);
+	if (!env)
+		return 0;
+	crypto_hex(id, STATE_ID_LEN, hex);
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:b}", "id", hex, "from", env->sender,
+		      "rule", env->rule_id, "purpose", env->purpose,
+		      "record_type", env->record_type, "received_ms", (json_int_t)it->received_ms,
+		      "acked", it->acked);
+	protobuf_c_message_free_unpacked(&env->base, NULL);
+	rc = json_array_append_new(c->list, o) == 0 ? 0 : ACCORD_ENOMEM;
+	return rc;
+}
+
+json_t *node_outbox_json(node *n)
+{
+	struct counts c = { .list = json_array() };
+
+	if (!c.list || state_outbox_each(n->sb, count_outbox, &c, NULL) != 0) {
+		json_decref(c.list);
+		return NULL;
+	}
+	return json_pack("{s:I, s:I, s:I, s:I, s:o}", "pending", (json_int_t)c.pending,
+			 "delivered", (json_int_t)c.delivered, "refused", (json_int_t)c.refused,
+			 "paused", (json_int_t)c.paused, "items", c.list);
+}
+
+json_t *node_inbox_json(node *n)
+{
+	struct counts c = { .list = json_array() };
+
+	if (!c.list || state_inbox_each(n->sb, count_inbox, &c, NULL) != 0) {
+		json_decref(c.list);
+		return NULL;
+	}
+	return json_pack("{s:I, s:o}", "unacknowledged", (json_int_t)c.unacked, "items", c.list);
+}
+
+static bool parse_id(const char *hex, uint8_t id[STATE_ID_LEN])
+{
+	if (strlen(hex) != 2 * STATE_ID_LEN)
+		return false;
+	for (size_t i = 0; i < STATE_ID_LEN; i++) {
+		unsigned v;
+
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1 || !isxdigit((unsigned char)hex[2 * i]) ||
+		    !isxdigit((unsigned char)hex[2 * i + 1]))
+			return false;
+		id[i] = (uint8_t)v;
+	}
+	return true;
+}
+
+json_t *node_inbox_item_json(node *n, const char *id_hex, int *status)
+{
+	uint8_t id[STATE_ID_LEN];
+	state_inbox_item *it = NULL;
+	Accord__Envelope__Envelope *env = NULL;
+	ProtobufCMessage *rec = NULL;
+	const ProtobufCMessageDescriptor *d;
+	json_t *doc = NULL;
+
+	*status = 404;
+	if (!parse_id(id_hex, id) || state_inbox_get(n->sb, id, &it, NULL) != 0)
+		return json_pack("{s:s}", "error", "no such inbox item");
+	*status = 500;
+	env = accord__envelope__envelope__unpack(NULL, it->envelope.len, it->envelope.data);
+	d = env ? record_type_find(env->record_type) : NULL;
+	if (d && record_unpack(d, env->record.data, env->record.len, &rec, NULL) == 0) {
+		doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:b, s:o}", "id", id_hex,
+				"from", env->sender, "rule", env->rule_id, "purpose", env->purpose,
+				"record_type", env->record_type,
+				"created_at", (json_int_t)env->created_at,
+				"received_ms", (json_int_t)it->received_ms, "acked", it->acked,
+				"record", record_to_json(rec));
+		*status = doc ? 200 : 500;
+	}
+	record_free(rec);
+	if (env)
+		protobuf_c_message_free_unpacked(&env->base, NULL);
+	state_free(it);
+	return doc;
+}
+
+struct ack {
+	node *n;
+	uint8_t id[STATE_ID_LEN];
+	state_inbox_item *it;
+};
+
+static int ack_put(MDB_txn *txn, void *ctx, accord_error *e)
+{
+	struct ack *a = ctx;
+
+	return state_inbox_put(a->n->sb, txn, a->id, a->it, e);
+}
+
+json_t *node_inbox_ack(node *n, const char *id_hex, int *status)
+{
+	struct ack a = { .n = n };
+	accord_error e = { 0 };
+	json_t *doc;
+
+	*status = 404;
+	if (!parse_id(id_hex, a.id) || state_inbox_get(n->sb, a.id, &a.it, NULL) != 0)
+		return json_pack("{s:s}", "error", "no such inbox item");
+	if (!a.it->acked) {
+		a.it->acked = true;
+		a.it->acked_ms = node_now_ms();
+		if (store_write(n->st, ack_put, &a, &e) != 0) {
+			*status = 503;
+			state_free(a.it);
+			return json_pack("{s:s}", "error", accord_error_msg(&e));
+		}
+	}
+	*status = 200;
+	doc = json_pack("{s:s, s:b, s:I}", "id", id_hex, "acked", 1,
+			"acked_ms", (json_int_t)a.it->acked_ms);
+	state_free(a.it);
+	return doc;
+}
+
+static int witness_entry(const char *partner, const witness_checkpoint *c, void *ctx)
+{
+	char root[CRYPTO_B64_LEN(AUDIT_HASH_LEN)];
+
+	crypto_b64_encode(c->root, AUDIT_HASH_LEN, root);
+	return json_object_set_new(ctx, partner, json_pack("{s:I, s:s}", "size",
+				   (json_int_t)c->size, "root", root)) == 0 ? 0 : ACCORD_ENOMEM;
+}
+
+/* Count the outbox and inbox, and the audit's size. */
+static int tally(node *n, struct counts *ob, struct counts *ib, uint64_t *size)
+{
+	int rc = state_outbox_each(n->sb, count_outbox, ob, NULL);
+
+	if (rc == 0)
+		rc = state_inbox_each(n->sb, count_inbox, ib, NULL);
+	if (rc == 0)
+		rc = audit_size(n->au, size, NULL);
+	return rc;
+}
+
+json_t *node_status_json(node *n)
+{
+	const protocol *p = node_protocol(n);
+	struct counts ob = { 0 }, ib = { 0 };
+	json_t *doc = json_pack("{s:s}", "partner", n->cf.partner), *held = json_object();
+	char digest[2 * CRYPTO_SHA256_LEN + 1], review[11];
+	uint64_t size = 0;
+
+	if (!doc || !held) {
+		json_decref(doc);
+		json_decref(held);
+		return NULL;
+	}
+	if (p) {
+		crypto_hex(protocol_digest(p), CRYPTO_SHA256_LEN, digest);
+		date_format(protocol_review_by(p), review);
+		json_object_set_new(doc, "protocol", json_pack("{s:s, s:I, s:s, s:s}",
+			"id", protocol_id(p), "version", (json_int_t)protocol_version(p),
+			"digest", digest, "review_by", review));
+	} else {
+		json_object_set_new(doc, "protocol", json_null());
+		json_object_set_new(doc, "reason", json_string(n->refusal));
+	}
+	json_object_set_new(doc, "in_force", json_boolean(p != NULL));
+	json_object_set_new(doc, "sharing", json_boolean(p && !n->broken));
+	if (tally(n, &ob, &ib, &size) != 0 ||
+	    witness_list(n->wit, witness_entry, held, NULL) != 0)
+		json_object_set_new(doc, "error", json_string("the node's store could not "
+				    "be read in full"));
+	json_object_set_new(doc, "audit_size", json_integer((json_int_t)size));
+	json_object_set_new(doc, "outbox", json_pack("{s:I, s:I, s:I, s:I}",
+		"pending", (json_int_t)ob.pending, "delivered", (json_int_t)ob.delivered,
+		"refused", (json_int_t)ob.refused, "paused", (json_int_t)ob.paused));
+	json_object_set_new(doc, "inbox", json_pack("{s:I, s:I}", "items",
+		(json_int_t)ib.total, "unacknowledged", (json_int_t)ib.unacked));
+	json_object_set_new(doc, "checkpoints_held", held);
+	return doc;
+}
+
+char *node_metrics_text(node *n)
+{
+	struct counts ob = { 0 }, ib = { 0 };
+	uint64_t size = 0;
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	if (!f)
+		return NULL;
+	if (tally(n, &ob, &ib, &size) != 0) {
+		fclose(f);
+		free(out);
+		return NULL;
+	}
+	fprintf(f, "# HELP accord_disclosures_total Local requests by outcome.\n"
+		"# TYPE accord_disclosures_total counter\n"
+		"accord_disclosures_total{outcome=\"disclosed\"} %llu\n"
+		"accord_disclosures_total{outcome=\"refused\"} %llu\n"
+		"# HELP accord_received_total Envelopes accepted from partners.\n"
+		"# TYPE accord_received_total counter\naccord_received_total %llu\n"
+		"# HELP accord_delivered_total Envelopes delivered with a receipt.\n"
+		"# TYPE accord_delivered_total counter\naccord_delivered_total %llu\n"
+		"# HELP accord_delivery_failures_total Delivery attempts that failed.\n"
+		"# TYPE accord_delivery_failures_total counter\n"
+		"accord_delivery_failures_total %llu\n"
+		"# HELP accord_outbox Outbox items by state.\n# TYPE accord_outbox gauge\n"
+		"accord_outbox{state=\"pending\"} %zu\naccord_outbox{state=\"delivered\"} %zu\n"
+		"accord_outbox{state=\"refused\"} %zu\naccord_outbox{state=\"paused\"} %zu\n"
+		"# HELP accord_inbox_unacknowledged Inbox items not yet acknowledged.\n"
+		"# TYPE accord_inbox_unacknowledged gauge\naccord_inbox_unacknowledged %zu\n"
+		"# HELP accord_audit_entries Entries in the audit log.\n"
+		"# TYPE accord_audit_entries gauge\naccord_audit_entries %llu\n"
+		"# HELP accord_protocol_in_force 1 when a protocol is in force.\n"
+		"# TYPE accord_protocol_in_force gauge\naccord_protocol_in_force %d\n",
+		(unsigned long long)n->m.disclosed, (unsigned long long)n->m.refused,
+		(unsigned long long)n->m.received, (unsigned long long)n->m.delivered,
+		(unsigned long long)n->m.delivery_failures, ob.pending, ob.delivered,
+		ob.refused, ob.paused, ib.unacked, (unsigned long long)size,
+		node_protocol(n) != NULL);
+	if (fclose(f) != 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+int node_latest_checkpoint(node *n, char **note)
+{
+	return audit_latest_checkpoint(n->au, note, NULL);
+}
