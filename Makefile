@@ -124,12 +124,18 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(UNIT_HELPER_OBJ) $(LIB)
 	$(CC) $(ACCORD_LDFLAGS) $(LDFLAGS) -o $@ $< $(UNIT_HELPER_OBJ) $(LIB) \
 	  $(PKG_LIBS) $(CMOCKA_LIBS)
 
-build-tests: $(BIN)/accord $(BIN)/accordd $(UNIT_BIN)
+TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
+
+$(BUILD)/tests/tools/%: tests/tools/%.c $(LIB) | $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(ACCORD_CFLAGS) $(CFLAGS) $(ACCORD_LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
+
+build-tests: $(BIN)/accord $(BIN)/accordd $(UNIT_BIN) $(TEST_TOOLS)
 
 test: deps
 	@$(MAKE) --no-print-directory build-tests
 	@ACCORD=$(CURDIR)/$(BIN)/accord ACCORDD=$(CURDIR)/$(BIN)/accordd SRCDIR=$(CURDIR) \
-	  sh tests/run.sh $(UNIT_BIN) $(INTEG)
+	  TOOLS=$(CURDIR)/$(BUILD)/tests/tools sh tests/run.sh $(UNIT_BIN) $(INTEG)
 
 check: deps
 	@$(MAKE) --no-print-directory BUILD=build/san BIN=build/san/bin SAN=1 OPT="-O1 -g" test

@@ -74,6 +74,7 @@ struct node {
 	size_t n_ops;
 	witness *wit;               /* the checkpoints we hold of partners */
 	struct event *deliver_ev;   /* wakes the outbox */
+	int64_t wake_at_ms;         /* when it is set to */
 	struct flight *flights;     /* posts in flight (node_outbox.c) */
 	size_t in_flight;
 	bool broken;                /* the audit cannot be written: share nothing */

@@ -152,13 +152,15 @@ static void retry_later(node *n, struct flight *f, const char *why)
 		delay = delay / 2 + (long)(r % (uint32_t)(delay / 2 + 1));
 	it->attempts++;
 	it->next_attempt_ms = node_now_ms() + delay;
-	free(it->last_error);
+	if (it->last_error != protobuf_c_empty_string)
+		free(it->last_error);
 	it->last_error = strdup(why);     /* NULL (empty) when out of memory */
 	n->m.delivery_failures++;
 	node_log(n, "delivery to %s failed (attempt %u, next in %ld ms): %s",
 		 it->recipient, it->attempts, delay, why);
 	if (store_write(n->st, item_put, &w, &e) != 0)
 		node_log(n, "cannot record the retry: %s", accord_error_msg(&e));
+	node_outbox_kick(n, delay);
 }
 
 /* The answer to one post. */
@@ -335,12 +337,16 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 
 void node_outbox_kick(node *n, long delay_ms)
 {
+	int64_t at;
 	struct timeval tv;
 
 	if (delay_ms < 0)
 		delay_ms = 0;
-	if (evtimer_pending(n->deliver_ev, &tv) && delay_ms > 0)
-		return;  /* an earlier wake is set; it reschedules */
+	at = node_now_ms() + delay_ms;
+	/* Keep an earlier wake: it rescans and reschedules. */
+	if (evtimer_pending(n->deliver_ev, NULL) && n->wake_at_ms <= at)
+		return;
+	n->wake_at_ms = at;
 	tv.tv_sec = delay_ms / 1000;
 	tv.tv_usec = (delay_ms % 1000) * 1000;
 	evtimer_add(n->deliver_ev, &tv);

@@ -66,9 +66,14 @@ static int parse_submit(json_t *req, struct submit *s, accord_error *e)
 
 	if (!json_is_object(req))
 		return accord_fail(e, ACCORD_EINVAL, "the body must be a JSON object");
+	static const char *const known[] = { "to", "purpose", "record_type", "record", "actor" };
+
 	json_object_foreach(req, k, v) {
-		if (strcmp(k, "to") && strcmp(k, "purpose") && strcmp(k, "record_type") &&
-		    strcmp(k, "record") && strcmp(k, "actor") && strcmp(k, "case_reference"))
+		size_t i = 0;
+
+		while (i < sizeof known / sizeof known[0] && strcmp(k, known[i]) != 0)
+			i++;
+		if (i == sizeof known / sizeof known[0])
 			return accord_fail(e, ACCORD_EINVAL, "$.%s: unknown key (known: to, "
 					   "purpose, record_type, record, actor)", k);
 	}
@@ -80,9 +85,9 @@ static int parse_submit(json_t *req, struct submit *s, accord_error *e)
 		*vals[i] = json_string_value(v);
 	}
 	v = json_object_get(req, "actor");
-	if (v && !json_is_string(v))
+	if (v && !json_is_string(v) && !json_is_null(v))
 		return accord_fail(e, ACCORD_EINVAL, "$.actor: expected a string");
-	s->actor = v ? json_string_value(v) : "local-api";
+	s->actor = json_is_string(v) ? json_string_value(v) : "local-api";
 	s->record = json_object_get(req, "record");
 	if (!json_is_object(s->record))
 		return accord_fail(e, ACCORD_EINVAL, "$.record: %s",
@@ -315,8 +320,9 @@ void node_submit(node *n, const char *body, size_t len, node_reply_fn fn, void *
 			.case_state = node_case_state(c), .case_consent = consent,
 		};
 
-		if (policy_decide(n->pol, &rq, &dec) != 0) {
-			reply_error(fn, arg, 503, "out of memory");
+		/* 0 allowed, ACCORD_EREFUSED refused: dec says which and why. */
+		if (policy_decide(n->pol, &rq, &dec) != 0 && dec.refusal == POLICY_ALLOWED) {
+			reply_error(fn, arg, 503, "the decision failed");
 			goto out;
 		}
 	}

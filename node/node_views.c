@@ -96,15 +96,19 @@ json_t *node_inbox_json(node *n)
 
 static bool parse_id(const char *hex, uint8_t id[STATE_ID_LEN])
 {
-	if (strlen(hex) != 2 * STATE_ID_LEN)
-		return false;
-	for (size_t i = 0; i < STATE_ID_LEN; i++) {
-		unsigned v;
+	static const char digits[] = "0123456789abcdef";
 
-		if (sscanf(hex + 2 * i, "%2x", &v) != 1 || !isxdigit((unsigned char)hex[2 * i]) ||
-		    !isxdigit((unsigned char)hex[2 * i + 1]))
+	if (strlen(hex) != (size_t)2 * STATE_ID_LEN)
+		return false;
+	for (size_t i = 0; i < (size_t)2 * STATE_ID_LEN; i++) {
+		const char *d = hex[i] ? strchr(digits, tolower((unsigned char)hex[i])) : NULL;
+
+		if (!d)
 			return false;
-		id[i] = (uint8_t)v;
+		if (i % 2 == 0)
+			id[i / 2] = (uint8_t)((d - digits) << 4);
+		else
+			id[i / 2] |= (uint8_t)(d - digits);
 	}
 	return true;
 }

@@ -41,7 +41,7 @@ static int signed_hash(const ProtobufCBinaryData *id, const ProtobufCBinaryData 
 		       uint8_t out[CRYPTO_SHA256_LEN])
 {
 	size_t rlen = strlen(receiver);
-	size_t len = CONTEXT_LEN + 4 * 4 + 8 + id->len + digest->len + rlen + note->len;
+	size_t len = CONTEXT_LEN + (size_t)4 * 4 + 8 + id->len + digest->len + rlen + note->len;
 	uint8_t *buf = malloc(len), *p;
 	int rc;
 

@@ -140,9 +140,10 @@ static int case_key(const char *a, const char *b, const char *r, char *out, size
 
 	if (la + lb + lr + 2 > size || lr == 0)
 		return ACCORD_EINVAL;
+	/* Two NULs inside the key separate the ids; the key has no final NUL. */
 	memcpy(out, a, la + 1);
 	memcpy(out + la + 1, b, lb + 1);
-	memcpy(out + la + lb + 2, r, lr);
+	memcpy(out + la + lb + 2, r, lr); // NOLINT(bugprone-not-null-terminated-result)
 	*len = la + lb + lr + 2;
 	return 0;
 }

@@ -129,7 +129,7 @@ static int finish(long status, json_t *doc, bool show)
 	else if (status >= 200 && status < 300)
 		code = 0;
 	else
-		code = status == 403 || status == 422 ? EXIT_REFUSED : 1;
+		code = status == 403 ? EXIT_REFUSED : 1;
 	if (code != 0 && json_is_string(err))
 		cli_error("the node refused (%ld): %s", status, json_string_value(err));
 	else if (code != 0 && status > 0)
@@ -144,8 +144,9 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: accord COMMAND [--socket PATH | --config FILE] ...\n\n"
 		"  status                  the node's partner, protocol in force, queues\n"
-		"  send --to P --purpose X --record-type T [--case REF] RECORD.json\n"
-		"                          disclose a record to a partner\n"
+		"  send --to P --purpose X --record-type T [--actor WHO] RECORD.json\n"
+		"                          disclose a record to a partner; WHO (a case\n"
+		"                          worker's name or id) goes into the audit\n"
 		"  inbox list | show ID | ack ID\n"
 		"                          records partners sent to this node\n"
 		"  outbox                  deliveries pending, done and failing\n\n"
@@ -156,7 +157,7 @@ static void usage(FILE *f)
 
 /* Options every command takes; the rest stay in argv from optind. */
 struct opts {
-	const char *sock, *conf, *to, *purpose, *type, *case_ref;
+	const char *sock, *conf, *to, *purpose, *type, *actor;
 };
 
 static int parse(int argc, char **argv, struct opts *o)
@@ -167,7 +168,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ "to", required_argument, NULL, 't' },
 		{ "purpose", required_argument, NULL, 'p' },
 		{ "record-type", required_argument, NULL, 'r' },
-		{ "case", required_argument, NULL, 'k' },
+		{ "actor", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -181,7 +182,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 't': o->to = optarg; break;
 		case 'p': o->purpose = optarg; break;
 		case 'r': o->type = optarg; break;
-		case 'k': o->case_ref = optarg; break;
+		case 'k': o->actor = optarg; break;
 		case 'h': usage(stdout); return -1;
 		default: usage(stderr); return EXIT_USAGE;
 		}
@@ -206,7 +207,7 @@ static int send_record(const char *sock, const struct opts *o, const char *file)
 		return 1;
 	}
 	req = json_pack("{s:s, s:s, s:s, s:o, s:s?}", "to", o->to, "purpose", o->purpose,
-			"record_type", o->type, "record", record, "case_reference", o->case_ref);
+			"record_type", o->type, "record", record, "actor", o->actor);
 	text = req ? json_dumps(req, JSON_COMPACT) : NULL;
 	json_decref(req);
 	if (!text) {

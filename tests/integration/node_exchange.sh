@@ -1,0 +1,109 @@
+#!/bin/sh
+# Two real nodes on loopback exchanging records: an allowed referral end to
+# end, refusals on both sides, a case accepted and worked in, a receiver
+# that is down and then back, and every log verified.
+. "$(dirname "$0")/lib/tap.sh"
+. "$(dirname "$0")/lib/partnership.sh"
+: "${TOOLS:?set TOOLS to the test tools directory}"
+REF=$SRCDIR/policies/examples/referral.json
+
+partnership police council ngo; ok "a partnership of three, signed by all" $?
+start_node police && start_node council; ok "police and council nodes start" $?
+
+# wait_for NODE PATH TEXT: poll the local API until its answer holds TEXT.
+wait_for() {
+	i=0
+	while [ $i -lt 100 ]; do
+		api "$1" GET "$2" >"$T/out" 2>&1
+		grep -qF -- "$3" "$T/out" && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	echo "waited in vain for: $3" >>"$T/out"
+	return 1
+}
+send() { "$ACCORD" send --config "$T/$1/accordd.yaml" --to "$2" --purpose "$3" --record-type "$4" "$5"; }
+
+# 1. An allowed referral, minimised, delivered, received.
+run 0 send police council reintegration-referral Referral "$REF" &&
+	has '"rule": "police-refers-to-council"' && has '"risk_assessment"' &&
+	has '"case_notes"' && has '"subject.identifiers"'
+ok "police refers to the council: accepted, risk assessment and extras withheld" $?
+id=$(sed -n 's/.*"message_id": "\([0-9a-f]*\)".*/\1/p' "$T/out")
+wait_for police /v1/outbox '"delivered":1'; ok "the referral is delivered" $?
+wait_for council /v1/inbox "\"id\":\"$id\""; ok "it is in the council's inbox" $?
+run 0 "$ACCORD" inbox show "$id" --config "$T/council/accordd.yaml" &&
+	has '"given_name": "Daniel"' && ! grep -q 'risk_assessment\|case_notes\|485 777\|electrician.*licence conditions' "$T/out"
+ok "the council's copy holds the shared fields and nothing withheld" $?
+run 0 "$ACCORD" inbox ack "$id" --config "$T/council/accordd.yaml" && has '"acked": true'
+ok "the council acknowledges it" $?
+run 0 "$ACCORD" audit list --data "$T/police/data" && has DISCLOSED && has DELIVERED
+ok "police's audit: DISCLOSED then DELIVERED" $?
+run 0 "$ACCORD" audit list --data "$T/council/data" && has RECEIVED
+ok "council's audit: RECEIVED" $?
+run 0 api police GET /v1/status && has '"checkpoints_held":{"council":{"size":'
+ok "police holds the council's signed checkpoint from the receipt" $?
+
+# 2. Refused on the sending side, and audited.
+run 3 send police ngo reintegration-referral Referral "$REF" &&
+	has "refused" && has "ngo"
+ok "no rule lets police refer to the NGO: refused (exit 3) with the reason" $?
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); del d["consent"]; json.dump(d, open(sys.argv[2],"w"))' "$REF" "$T/noconsent.json"
+run 3 send police council reintegration-referral Referral "$T/noconsent.json" && has "consent"
+ok "a referral without consent is refused" $?
+printf '{"referral_id":"EP-1","subject":{"given_name":5}}' >"$T/bad.json"
+run 1 send police council reintegration-referral Referral "$T/bad.json" &&
+	has '$.record.subject.given_name'
+ok "a malformed record is refused with its JSON path" $?
+printf '{"referral_id":"EP-2026-0417","overall":"ENGAGED"}' >"$T/progress.json"
+run 3 send council police case-coordination ProgressUpdate "$T/progress.json" && has "case"
+ok "a progress update before the case is accepted is refused" $?
+run 0 "$ACCORD" audit list --data "$T/police/data" --event REFUSED && has "2 entries"
+ok "police's refusals are audited" $?
+
+# 3. The council accepts; the in-case progress update is allowed.
+printf '{"referral_id":"EP-2026-0417","decision":"ACCEPTED","reason":"Housing place found"}' >"$T/reply.json"
+run 0 send council police case-coordination ReferralReply "$T/reply.json"
+ok "the council accepts the referral" $?
+wait_for council /v1/outbox '"delivered":1'; ok "the acceptance is delivered" $?
+run 0 send council police case-coordination ProgressUpdate "$T/progress.json"
+ok "now the in-case progress update is allowed" $?
+wait_for police /v1/inbox '"record_type":"ProgressUpdate"'; ok "police receives the update" $?
+
+# 4. A receiver refuses what no sender should send.
+cp "$REF" "$T/full.json"
+"$TOOLS/forge" "$T/protocol.yaml" police council police-refers-to-council Referral "$T/full.json" >"$T/forged.bin"
+run 0 peer_get police council /v1/envelopes --data-binary "@$T/forged.bin" -w ' HTTP %{http_code}' &&
+	has "HTTP 422" && has "which the rule does not share"
+ok "an envelope carrying fields outside its rule is refused, naming the field" $?
+"$TOOLS/forge" "$T/protocol.yaml" police council police-refers-to-council Referral "$T/noconsent.json" wrong >"$T/wrongdigest.bin"
+run 0 peer_get police council /v1/envelopes --data-binary "@$T/wrongdigest.bin" -w ' HTTP %{http_code}' &&
+	has "HTTP 409" && has "another digest"
+ok "an envelope naming another protocol digest is refused" $?
+"$TOOLS/forge" "$T/protocol.yaml" council police police-refers-to-council Referral "$T/noconsent.json" >"$T/spoof.bin"
+run 0 peer_get police council /v1/envelopes --data-binary "@$T/spoof.bin" -w ' HTTP %{http_code}' &&
+	has "HTTP 403"
+ok "an envelope whose sender is not the TLS identity is refused" $?
+run 0 "$ACCORD" audit list --data "$T/council/data" --event REFUSED &&
+	[ "$(grep -c 'police -> council .*REFUSED\|REFUSED *police -> council' "$T/out")" -eq 3 ]
+ok "the council audits each refused envelope" $?
+
+# 5. The receiver is down: queued, retried, delivered after its restart.
+stop_node council; ok "the council node stops" $?
+run 0 send police council reintegration-referral Referral "$REF"
+ok "a second referral is accepted while the council is down" $?
+id2=$(sed -n 's/.*"message_id": "\([0-9a-f]*\)".*/\1/p' "$T/out")
+wait_for police /v1/outbox '"attempts":1'; ok "its delivery failed and is pending" $?
+start_node council; ok "the council node restarts" $?
+wait_for police /v1/outbox '"pending":0'; ok "after the restart it is delivered" $?
+run 0 api council GET /v1/inbox && [ "$(grep -o "\"id\":\"$id2\"" "$T/out" | wc -l)" -eq 1 ]
+ok "the council holds it exactly once" $?
+
+# 6. Every log is whole.
+for p in police council; do
+	run 0 "$ACCORD" audit verify --data "$T/$p/data" --pub "$(sed -n 's/^    signing_key: "\(.*\)"$/\1/p' "$T/$p/lines")"
+	ok "$p's audit log verifies" $?
+done
+stop_node police; stop_node council; ok "both nodes stop" $?
+
+done_testing
