@@ -34,14 +34,15 @@ static uint8_t *put_field(uint8_t *p, const void *data, size_t len)
 	return p + len;
 }
 
-/* The SHA-256 of the signed bytes (envelope.proto). Every length is
- * bounded by RECEIPT_MAX or AUDIT_NOTE_MAX, so none overflows. */
+/* The SHA-256 of the signed bytes (envelope.proto): the context, four u32
+ * lengths, the u64 time and the fields. Every length is bounded by
+ * RECEIPT_MAX or AUDIT_NOTE_MAX, so none overflows. */
 static int signed_hash(const ProtobufCBinaryData *id, const ProtobufCBinaryData *digest,
 		       const char *receiver, int64_t at, const ProtobufCBinaryData *note,
 		       uint8_t out[CRYPTO_SHA256_LEN])
 {
 	size_t rlen = strlen(receiver);
-	size_t len = CONTEXT_LEN + 4 * 4 + 8 + id->len + digest->len + rlen + note->len;
+	size_t len = CONTEXT_LEN + 16 + 8 + id->len + digest->len + rlen + note->len;
 	uint8_t *buf = malloc(len), *p;
 	int rc;
 
