@@ -1,6 +1,7 @@
 /* test_receipt.c - receipts: a round trip, every mismatch refused with its
  * own code, the receiver's consistency proof for every witness size, a log
- * witnessed as it grows, and a truncated or forked log caught. */
+ * witnessed as it grows, a receipt given again, and a truncated or forked
+ * log caught. */
 #include "envelope.pb-c.h"
 
 #include "accord/receipt.h"
@@ -295,23 +296,29 @@ static void test_growing(void **state)
 		memset(&info.checkpoint, 0, sizeof info.checkpoint);
 		receipt_info_free(&info);
 	}
-	/* An older checkpoint, given again with a proof to the one held. */
+	/* A receipt given again: its first proof does not fit the checkpoint
+	 * held now, the one made anew does, and the held one stays. */
 	{
-		uint8_t root[AUDIT_HASH_LEN], *bytes;
+		uint8_t root[AUDIT_HASH_LEN], *first, *again;
 		receipt_expect x = expect(&held);
 		audit_proof p;
 		char *old;
-		size_t len;
+		size_t len, again_len;
 
 		assert_int_equal(audit_root(l.a, 9, root, NULL), 0);
 		assert_int_equal(audit_note_sign("accord.audit/" RECEIVER, 9, root, fx.key,
 						 &old, NULL), 0);
-		assert_int_equal(receipt_consistency(l.a, held.size, old, &p, NULL), 0);
-		make(fx.key, RECEIVER, old, &p, &bytes, &len);
-		assert_int_equal(receipt_check(bytes, len, &x, &info, &e), 0);
+		assert_int_equal(receipt_consistency(l.a, 4, old, &p, NULL), 0);
+		make(fx.key, RECEIVER, old, &p, &first, &len);
+		assert_int_equal(receipt_check(first, len, &x, &info, &e), ACCORD_EINCONSISTENT);
+		assert_int_equal(receipt_reprove(l.a, first, len, held.size, &again,
+						 &again_len, NULL), 0);
+		assert_int_equal(receipt_check(again, again_len, &x, &info, &e), 0);
+		assert_int_equal(info.checkpoint.size, 9);
 		assert_false(info.advances);
 		receipt_info_free(&info);
-		free(bytes);
+		free(first);
+		free(again);
 		free(old);
 	}
 	/* A proof left out is a log not shown to extend the held one. */
