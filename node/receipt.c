@@ -34,14 +34,15 @@ static uint8_t *put_field(uint8_t *p, const void *data, size_t len)
 	return p + len;
 }
 
-/* The SHA-256 of the signed bytes (envelope.proto). Every length is
- * bounded by RECEIPT_MAX or AUDIT_NOTE_MAX, so none overflows. */
+/* The SHA-256 of the signed bytes (envelope.proto): the context, four u32
+ * lengths, the u64 time and the fields. Every length is bounded by
+ * RECEIPT_MAX or AUDIT_NOTE_MAX, so none overflows. */
 static int signed_hash(const ProtobufCBinaryData *id, const ProtobufCBinaryData *digest,
 		       const char *receiver, int64_t at, const ProtobufCBinaryData *note,
 		       uint8_t out[CRYPTO_SHA256_LEN])
 {
 	size_t rlen = strlen(receiver);
-	size_t len = CONTEXT_LEN + (size_t)4 * 4 + 8 + id->len + digest->len + rlen + note->len;
+	size_t len = CONTEXT_LEN + 16 + 8 + id->len + digest->len + rlen + note->len;
 	uint8_t *buf = malloc(len), *p;
 	int rc;
 
@@ -59,6 +60,30 @@ static int signed_hash(const ProtobufCBinaryData *id, const ProtobufCBinaryData 
 	return rc;
 }
 
+/* Pack r with p as its consistency proof into a new buffer. */
+static int pack(Accord__Envelope__Receipt *r, const audit_proof *p, uint8_t **out,
+		size_t *out_len, accord_error *e)
+{
+	ProtobufCBinaryData proof[AUDIT_PROOF_MAX];
+	size_t n = p ? p->n : 0;
+	uint8_t *buf;
+
+	if (n > AUDIT_PROOF_MAX)
+		return accord_fail(e, ACCORD_EINVAL, "a consistency proof has at most %d "
+				   "hashes", AUDIT_PROOF_MAX);
+	for (size_t i = 0; i < n; i++)
+		proof[i] = (ProtobufCBinaryData){ AUDIT_HASH_LEN, (uint8_t *)p->hash[i] };
+	r->n_consistency = n;
+	r->consistency = proof;
+	*out_len = accord__envelope__receipt__get_packed_size(r);
+	buf = malloc(*out_len ? *out_len : 1);
+	if (!buf)
+		return accord_fail(e, ACCORD_ENOMEM, "out of memory");
+	accord__envelope__receipt__pack(r, buf);
+	*out = buf;
+	return 0;
+}
+
 int receipt_make(const crypto_signer *signer, const uint8_t *message_id,
 		 size_t id_len, const uint8_t record_digest[CRYPTO_SHA256_LEN],
 		 const char *receiver, int64_t received_at,
@@ -66,10 +91,8 @@ int receipt_make(const crypto_signer *signer, const uint8_t *message_id,
 		 uint8_t **out, size_t *out_len, accord_error *e)
 {
 	Accord__Envelope__Receipt r = ACCORD__ENVELOPE__RECEIPT__INIT;
-	ProtobufCBinaryData proof[AUDIT_PROOF_MAX];
 	uint8_t hash[CRYPTO_SHA256_LEN], sig[CRYPTO_ED25519_SIG_LEN];
 	size_t note_len = checkpoint_note ? strnlen(checkpoint_note, AUDIT_NOTE_MAX + 1) : 0;
-	uint8_t *buf;
 
 	if (!message_id || id_len == 0 || id_len > RECEIPT_ID_MAX)
 		return accord_fail(e, ACCORD_EINVAL, "a receipt's message id is 1 to %d "
@@ -80,9 +103,6 @@ int receipt_make(const crypto_signer *signer, const uint8_t *message_id,
 	if (note_len == 0 || note_len > AUDIT_NOTE_MAX)
 		return accord_fail(e, ACCORD_EINVAL, "a receipt's checkpoint is 1 to %d "
 				   "bytes", AUDIT_NOTE_MAX);
-	if (consistency && consistency->n > AUDIT_PROOF_MAX)
-		return accord_fail(e, ACCORD_EINVAL, "a consistency proof has at most %d "
-				   "hashes", AUDIT_PROOF_MAX);
 	r.message_id = (ProtobufCBinaryData){ id_len, (uint8_t *)message_id };
 	r.record_digest = (ProtobufCBinaryData){ CRYPTO_SHA256_LEN, (uint8_t *)record_digest };
 	r.receiver = (char *)receiver;
@@ -93,18 +113,7 @@ int receipt_make(const crypto_signer *signer, const uint8_t *message_id,
 	    crypto_signer_sign(signer, hash, sizeof hash, sig) != 0)
 		return accord_fail(e, ACCORD_ECRYPTO, "cannot sign the receipt");
 	r.signature = (ProtobufCBinaryData){ sizeof sig, sig };
-	for (size_t i = 0; consistency && i < consistency->n; i++)
-		proof[i] = (ProtobufCBinaryData){ AUDIT_HASH_LEN,
-						  (uint8_t *)consistency->hash[i] };
-	r.n_consistency = consistency ? consistency->n : 0;
-	r.consistency = proof;
-	*out_len = accord__envelope__receipt__get_packed_size(&r);
-	buf = malloc(*out_len ? *out_len : 1);
-	if (!buf)
-		return accord_fail(e, ACCORD_ENOMEM, "out of memory");
-	accord__envelope__receipt__pack(&r, buf);
-	*out = buf;
-	return 0;
+	return pack(&r, consistency, out, out_len, e);
 }
 
 int receipt_consistency(audit *a, uint64_t witness_size, const char *checkpoint_note,
@@ -133,6 +142,42 @@ int receipt_consistency(audit *a, uint64_t witness_size, const char *checkpoint_
 	if (witness_size < n.size)
 		return audit_consistency_proof(a, witness_size, n.size, out, e);
 	return audit_consistency_proof(a, n.size, witness_size, out, e);
+}
+
+int receipt_reprove(audit *a, const uint8_t *receipt, size_t len,
+		    uint64_t witness_size, uint8_t **out, size_t *out_len,
+		    accord_error *e)
+{
+	Accord__Envelope__Receipt *r;
+	ProtobufCBinaryData *old;
+	size_t n_old;
+	audit_proof p;
+	char *note;
+	int rc;
+
+	if (len > RECEIPT_MAX)
+		return accord_fail(e, ACCORD_ETOOBIG, "a stored receipt is over %zu bytes",
+				   RECEIPT_MAX);
+	r = accord__envelope__receipt__unpack(NULL, len, receipt);
+	if (!r)
+		return accord_fail(e, ACCORD_EINVAL, "a stored receipt is not a Receipt "
+				   "message");
+	note = r->checkpoint.len <= AUDIT_NOTE_MAX ?
+	       strndup((const char *)r->checkpoint.data, r->checkpoint.len) : NULL;
+	if (!note)
+		rc = accord_fail(e, ACCORD_EINVAL, "a stored receipt has no checkpoint");
+	else
+		rc = receipt_consistency(a, witness_size, note, &p, e);
+	/* pack points r at its own stack's proof: give r its own back to free. */
+	old = r->consistency;
+	n_old = r->n_consistency;
+	if (rc == 0)
+		rc = pack(r, &p, out, out_len, e);
+	r->consistency = old;
+	r->n_consistency = n_old;
+	accord__envelope__receipt__free_unpacked(r, NULL);
+	free(note);
+	return rc;
 }
 
 void receipt_info_free(receipt_info *r)

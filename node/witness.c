@@ -103,8 +103,10 @@ int witness_get(witness *w, const char *partner, witness_checkpoint *out,
 {
 	MDB_txn *txn;
 	MDB_val k, v;
-	int rc = partner_key(partner, &k, e);
+	int rc;
 
+	memset(out, 0, sizeof *out);
+	rc = partner_key(partner, &k, e);
 	if (rc != 0)
 		return rc;
 	rc = store_read_begin(w->st, &txn, e);

@@ -19,6 +19,9 @@
  *                                              receipt_check(bytes, &expect, &info)
  *                                              audit_batch_commit(DELIVERED,
  *                                                witness_put_txn(info.checkpoint.note))
+ *
+ * A message delivered again is answered with its first receipt, its proof
+ * made anew for the new envelope's witness_size (receipt_reprove).
  */
 #ifndef ACCORD_RECEIPT_H
 #define ACCORD_RECEIPT_H
@@ -56,6 +59,18 @@ int receipt_make(const crypto_signer *signer, const uint8_t *message_id,
  */
 int receipt_consistency(audit *a, uint64_t witness_size, const char *checkpoint_note,
 			audit_proof *out, accord_error *e) ACCORD_MUST_CHECK;
+
+/*
+ * A receipt given again (the message was delivered before): the stored
+ * receipt bytes with their consistency proof made anew for witness_size,
+ * as the sender may hold a newer checkpoint than it did the first time.
+ * The signed fields are unchanged. *out is malloc'd. Errors as
+ * receipt_consistency; ACCORD_ETOOBIG or ACCORD_EINVAL for stored bytes
+ * that are not a receipt.
+ */
+int receipt_reprove(audit *a, const uint8_t *receipt, size_t len,
+		    uint64_t witness_size, uint8_t **out, size_t *out_len,
+		    accord_error *e) ACCORD_MUST_CHECK;
 
 /* What the sender expects of a receipt. */
 typedef struct receipt_expect {

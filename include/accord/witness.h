@@ -48,7 +48,7 @@ void witness_close(witness *w);
  * The checkpoint held of partner into *out (free with
  * witness_checkpoint_free). ACCORD_ENOTFOUND when none is held,
  * ACCORD_EINVAL for a malformed partner id, ACCORD_EIO when the stored
- * value is corrupt.
+ * value is corrupt. On failure *out is zeroed.
  */
 int witness_get(witness *w, const char *partner, witness_checkpoint *out,
 		accord_error *e) ACCORD_MUST_CHECK;
