@@ -27,8 +27,10 @@ WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wvla -Wno-unused-parameter
 OPT     ?= -O2 -g
 CFLAGS  ?=
-ACCORD_CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(if $(WERROR),-Werror) \
+ACCORD_CFLAGS := -std=c11 -D_GNU_SOURCE -pthread $(OPT) $(WARN) $(if $(WERROR),-Werror) \
            -Iinclude -I$(BUILD)/gen $(PKG_CFLAGS) -MMD -MP
+# audit_verify pages the log in from a second thread.
+ACCORD_LDFLAGS := -pthread
 ifneq ($(SAN),)
 ACCORD_CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all \
            -fno-omit-frame-pointer
@@ -174,7 +176,7 @@ FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRC))
 
 $(FUZZ_BUILD)/%: tests/fuzz/%.c $(LIB_SRC) $(GEN_C)
 	@mkdir -p $(FUZZ_BUILD)
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+	clang -std=c11 -D_GNU_SOURCE -pthread -g -O1 -fsanitize=fuzzer,address,undefined \
 	  -fno-sanitize-recover=all -Iinclude -I$(BUILD)/gen $(PKG_CFLAGS) \
 	  -o $@ $< $(LIB_SRC) $(GEN_C) $(PKG_LIBS)
 

@@ -22,11 +22,18 @@ struct pending {
 	uint8_t subject[AUDIT_HASH_LEN];
 };
 
+struct subject_put {
+	uint8_t subject[AUDIT_HASH_LEN];
+	uint64_t seq;
+};
+
 struct audit_batch {
 	audit *a;
 	uint64_t first;           /* the sequence of the first entry */
 	struct pending *items;
 	size_t n, cap;
+	struct subject_put *subjects; /* the subject index puts, in key order */
+	size_t n_subjects;
 	store_write_fn extra;
 	void *extra_ctx;
 };
@@ -284,6 +291,7 @@ void audit_batch_abort(audit_batch *b)
 	for (size_t i = 0; i < b->n; i++)
 		free(b->items[i].bytes);
 	free(b->items);
+	free(b->subjects);
 	b->a->batch_open = false;
 	free(b);
 }
@@ -345,6 +353,52 @@ static int put_leaf(audit *a, MDB_txn *txn, uint64_t seq, const uint8_t leaf[AUD
 	return 0;
 }
 
+static int by_subject(const void *x, const void *y)
+{
+	const struct subject_put *p = x, *q = y;
+	int c = memcmp(p->subject, q->subject, AUDIT_HASH_LEN);
+
+	return c ? c : (p->seq > q->seq) - (p->seq < q->seq);
+}
+
+/*
+ * The subject index in key order: pseudonyms are uniformly random, so each
+ * put lands on its own leaf page; sorted, successive puts descend the same
+ * branch pages while they are still in cache, and a subject's entries in
+ * one batch are added in the order MDB_DUPSORT keeps them. The order is
+ * made once per batch (a retried transaction reuses it).
+ */
+static int put_subjects(audit_batch *b, MDB_txn *txn)
+{
+	uint8_t key[8];
+	int rc;
+
+	if (!b->subjects) {
+		b->subjects = reallocarray(NULL, b->n ? b->n : 1, sizeof *b->subjects);
+		if (!b->subjects)
+			return ENOMEM;
+		b->n_subjects = 0;
+		for (size_t i = 0; i < b->n; i++) {
+			struct subject_put *s = &b->subjects[b->n_subjects];
+
+			if (!b->items[i].has_subject)
+				continue;
+			memcpy(s->subject, b->items[i].subject, AUDIT_HASH_LEN);
+			s->seq = b->first + i;
+			b->n_subjects++;
+		}
+		qsort(b->subjects, b->n_subjects, sizeof *b->subjects, by_subject);
+	}
+	for (size_t i = 0; i < b->n_subjects; i++) {
+		audit_be64(b->subjects[i].seq, key);
+		rc = put(txn, b->a->db.subject, b->subjects[i].subject, AUDIT_HASH_LEN,
+			 key, sizeof key, MDB_NODUPDATA);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
 static int batch_write(MDB_txn *txn, void *ctx, accord_error *e)
 {
 	audit_batch *b = ctx;
@@ -369,10 +423,9 @@ static int batch_write(MDB_txn *txn, void *ctx, accord_error *e)
 		rc = put(txn, a->db.entry, key, sizeof key, p->bytes, p->len, MDB_APPEND);
 		if (rc == 0)
 			rc = put_leaf(a, txn, b->first + i, p->leaf, frontier);
-		if (rc == 0 && p->has_subject)
-			rc = put(txn, a->db.subject, p->subject, AUDIT_HASH_LEN, key,
-				 sizeof key, MDB_NODUPDATA);
 	}
+	if (rc == 0)
+		rc = put_subjects(b, txn);
 	if (rc == 0 && b->extra)
 		rc = b->extra(txn, b->extra_ctx, e);
 	return rc;

@@ -5,9 +5,11 @@
  *   verification of a 1M-entry log in entries a second, and in bytes a
  *   second beside raw SHA-256 over the same entry bytes;
  *   a subject query (pseudonym, index, entries read) at 1M entries, beside
- *   the same query on SQLite with an index.
+ *   the same query on SQLite with an index;
+ *   the disk's rate of write + fdatasync, which bounds durable appends.
  * Scratch stores go under $BENCH_DIR (the build directory, on disk).
  */
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <time.h>
 #include <unistd.h>
@@ -263,12 +265,44 @@ static void bench_appends(uint8_t (*subjects)[AUDIT_HASH_LEN])
 		free(bytes[i]);
 }
 
-/* Raw SHA-256 over the same entry bytes, copied out first, timed alone. */
+/* The disk's sync rate: 4 KiB rewritten then fdatasync'd, SYNCS times, in
+ * the scratch directory. An LMDB commit syncs twice (the data pages, then
+ * the meta page), so a batch of b entries a commit is bounded by
+ * b * rate / 2 appends a second, whatever the CPU does. */
+#define SYNCS 2000
+
+static double sync_rate(void)
+{
+	char *dir = scratch("sync"), path[4200];
+	uint8_t page[4096];
+	double t0, rate;
+	int fd;
+
+	memset(page, 0x5a, sizeof page);
+	snprintf(path, sizeof path, "%s/f", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	if (fd < 0)
+		die("open the sync file", NULL);
+	t0 = now();
+	for (int i = 0; i < SYNCS; i++)
+		if (pwrite(fd, page, sizeof page, (off_t)(i % 16) * 4096) != sizeof page ||
+		    fdatasync(fd) != 0)
+			die("write and fdatasync", NULL);
+	rate = SYNCS / (now() - t0);
+	close(fd);
+	rm_rf(dir);
+	free(dir);
+	return rate;
+}
+
+/* Raw SHA-256 over the same entry bytes, copied out first, timed alone:
+ * the best of three passes, so a busy moment on the machine does not
+ * flatter the log's ratio. */
 static double raw_sha256(audit *a, uint64_t n, size_t *total)
 {
 	uint8_t *buf = NULL, h[32];
 	size_t used = 0, cap = 0;
-	double t0;
+	double t0, best = 0;
 
 	*total = 0;
 	for (uint64_t i = 0; i < n; i++) {
@@ -289,12 +323,17 @@ static double raw_sha256(audit *a, uint64_t n, size_t *total)
 		used += len;
 		audit_record_free(r);
 	}
-	t0 = now();
-	if (crypto_sha256(buf, used, h) != 0)
-		abort();
+	for (int pass = 0; pass < 3; pass++) {
+		t0 = now();
+		if (crypto_sha256(buf, used, h) != 0)
+			abort();
+		t0 = now() - t0;
+		if (pass == 0 || t0 < best)
+			best = t0;
+	}
 	*total = used;
 	free(buf);
-	return (double)used / (now() - t0);
+	return (double)used / best;
 }
 
 static void bench_big(struct log *big, uint8_t (*subjects)[AUDIT_HASH_LEN])
@@ -304,7 +343,7 @@ static void bench_big(struct log *big, uint8_t (*subjects)[AUDIT_HASH_LEN])
 	audit_report r;
 	accord_error e = { 0 };
 	size_t bytes;
-	double t0, vt, raw, q, bq;
+	double t0, vt, vw, raw, q, bq;
 	uint64_t found = 0;
 
 	append(l.a, 0, BIG, AUDIT_BATCH_MAX, subjects);
@@ -312,10 +351,18 @@ static void bench_big(struct log *big, uint8_t (*subjects)[AUDIT_HASH_LEN])
 	if (audit_verify(l.a, NULL, NULL, 0, &r, &e) || !r.ok)
 		die("verify", &e);
 	vt = now() - t0;
+	/* Again in the same process: LMDB's map is now touched, as the raw
+	 * baseline's buffer is. */
+	t0 = now();
+	if (audit_verify(l.a, NULL, NULL, 0, &r, &e) || !r.ok)
+		die("verify", &e);
+	vw = now() - t0;
 	raw = raw_sha256(l.a, BIG, &bytes);
 	line("audit_verify", BIG / vt, "entries/s", "none", 0);
 	line("audit_verify_bytes", (double)bytes / vt, "bytes/s", "sha256_raw_same_bytes",
 	     raw);
+	line("audit_verify_bytes_warm", (double)bytes / vw, "bytes/s",
+	     "sha256_raw_same_bytes", raw);
 
 	/* Subject queries: pseudonym from the names, index, every entry read. */
 	t0 = now();
@@ -406,6 +453,12 @@ int main(void)
 		if (audit_subject_pseudonym(big.a, given, "Family", "1990-02-03",
 					    subjects[i], &e))
 			die("pseudonym", &e);
+	}
+	{
+		double rate = sync_rate();
+
+		line("disk_fdatasync", rate, "syncs/s", "none", 0);
+		line("audit_append_b100_sync_ceiling", rate * 100 / 2, "appends/s", "none", 0);
 	}
 	bench_appends(subjects);
 	bench_big(&big, subjects);
