@@ -278,18 +278,26 @@ oom:
 	answer(fn, arg, 503, "out of memory");
 }
 
-/* A message id seen before: its first receipt, or false. */
+/* A message id seen before: its first receipt (with a consistency proof
+ * fresh for the checkpoint the sender holds now), or false. */
 static bool answer_repeat(node *n, const Accord__Envelope__Envelope *env, node_reply_fn fn,
 			  void *arg)
 {
 	state_inbox_item *it = NULL;
+	uint8_t *bytes = NULL;
+	size_t len;
+	accord_error e = { 0 };
 
 	if (state_inbox_get(n->sb, env->message_id.data, &it, NULL) != 0)
 		return false;
-	if (it->receipt.len)
-		answer_receipt(fn, arg, it->receipt.data, it->receipt.len);
-	else
+	if (!it->receipt.len)
 		answer(fn, arg, 503, "received before, its receipt is not ready; try again");
+	else if (receipt_reprove(n->au, it->receipt.data, it->receipt.len, env->witness_size,
+				 &bytes, &len, &e) != 0)
+		answer(fn, arg, 503, accord_error_msg(&e));
+	else
+		answer_receipt(fn, arg, bytes, len);
+	free(bytes);
 	state_free(it);
 	return true;
 }
