@@ -167,7 +167,8 @@ lint: deps-dev $(GEN_H)
 
 demo: deps
 	@$(MAKE) --no-print-directory all
-	@ACCORD=$(CURDIR)/$(BIN)/accord SRCDIR=$(CURDIR) sh tools/demo.sh
+	@ACCORD=$(CURDIR)/$(BIN)/accord ACCORDD=$(CURDIR)/$(BIN)/accordd SRCDIR=$(CURDIR) \
+	  sh tools/demo.sh
 
 # --- fuzzing ----------------------------------------------------------------
 

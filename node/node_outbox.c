@@ -234,15 +234,21 @@ out:
 
 /* ---- sending ------------------------------------------------------------------ */
 
+/* The items due in one wake, collected while the outbox is read and posted
+ * after: nothing else may open a read transaction during the iteration. */
 struct scan {
 	node *n;
 	int64_t now, next;           /* the earliest future attempt seen */
-	size_t started;
+	size_t n_due;
+	struct due {
+		uint8_t id[STATE_ID_LEN];
+		state_outbox_item *item;
+	} due[NODE_MAX_IN_FLIGHT];
 };
 
-static void post(struct scan *sc, const uint8_t id[STATE_ID_LEN], const state_outbox_item *it)
+/* Post one item (it is taken over). */
+static void post(node *n, const uint8_t id[STATE_ID_LEN], state_outbox_item *it)
 {
-	node *n = sc->n;
 	const protocol *p = n->proto;
 	const protocol_partner *to = p ? protocol_partner_find(p, it->recipient) : NULL;
 	struct flight *f;
@@ -251,27 +257,16 @@ static void post(struct scan *sc, const uint8_t id[STATE_ID_LEN], const state_ou
 	size_t len;
 	char url[600];
 
-	if (!to || !to->endpoint)
+	if (!to || !to->endpoint || !(f = calloc(1, sizeof *f))) {
+		state_free(it);
 		return;
-	f = calloc(1, sizeof *f);
-	if (!f)
-		return;
+	}
 	f->n = n;
 	memcpy(f->id, id, STATE_ID_LEN);
 	memcpy(f->peer_key, to->tls_spki_sha256, CRYPTO_SHA256_LEN);
-	/* A copy of the item: the scan's is freed after the visit. */
-	len = protobuf_c_message_get_packed_size(&it->base);
-	bytes = malloc(len ? len : 1);
-	if (bytes) {
-		protobuf_c_message_pack(&it->base, bytes);
-		f->item = (state_outbox_item *)protobuf_c_message_unpack(
-			&accord__state__outbox_item__descriptor, NULL, len, bytes);
-		free(bytes);
-	}
-	if (f->item)
-		f->env = accord__envelope__envelope__unpack(NULL, f->item->envelope.len,
-							    f->item->envelope.data);
-	if (!f->item || !f->env) {
+	f->item = it;
+	f->env = accord__envelope__envelope__unpack(NULL, it->envelope.len, it->envelope.data);
+	if (!f->env) {
 		flight_free(f);
 		return;
 	}
@@ -295,9 +290,24 @@ static void post(struct scan *sc, const uint8_t id[STATE_ID_LEN], const state_ou
 		f->next = n->flights;
 		n->flights = f;
 		n->in_flight++;
-		sc->started++;
 	}
 	free(bytes);
+}
+
+/* A copy of an item the iteration will free. */
+static int copy_item(const state_outbox_item *it, state_outbox_item **out)
+{
+	size_t len = protobuf_c_message_get_packed_size(&it->base);
+	uint8_t *bytes = malloc(len ? len : 1);
+
+	*out = NULL;
+	if (!bytes)
+		return ACCORD_ENOMEM;
+	protobuf_c_message_pack(&it->base, bytes);
+	*out = (state_outbox_item *)protobuf_c_message_unpack(
+		&accord__state__outbox_item__descriptor, NULL, len, bytes);
+	free(bytes);
+	return *out ? 0 : ACCORD_ENOMEM;
 }
 
 static int scan_item(const uint8_t id[STATE_ID_LEN], const state_outbox_item *it, void *ctx)
@@ -311,11 +321,14 @@ static int scan_item(const uint8_t id[STATE_ID_LEN], const state_outbox_item *it
 			sc->next = it->next_attempt_ms;
 		return 0;
 	}
-	if (sc->n->in_flight >= NODE_MAX_IN_FLIGHT) {
+	if (sc->n->in_flight + sc->n_due >= NODE_MAX_IN_FLIGHT) {
 		sc->next = sc->now + 50;
 		return 1;
 	}
-	post(sc, id, it);
+	if (copy_item(it, &sc->due[sc->n_due].item) != 0)
+		return 1;    /* out of memory: try the rest at the next wake */
+	memcpy(sc->due[sc->n_due].id, id, STATE_ID_LEN);
+	sc->n_due++;
 	return 0;
 }
 
@@ -331,6 +344,8 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 	rc = state_outbox_each(n->sb, scan_item, &sc, &e);
 	if (rc < 0)
 		node_log(n, "cannot read the outbox: %s", accord_error_msg(&e));
+	for (size_t i = 0; i < sc.n_due; i++)
+		post(n, sc.due[i].id, sc.due[i].item);
 	if (sc.next)
 		node_outbox_kick(n, (long)(sc.next - node_now_ms()));
 }

@@ -69,6 +69,10 @@ wait_for council /v1/outbox '"delivered":1'; ok "the acceptance is delivered" $?
 run 0 send council police case-coordination ProgressUpdate "$T/progress.json"
 ok "now the in-case progress update is allowed" $?
 wait_for police /v1/inbox '"record_type":"ProgressUpdate"'; ok "police receives the update" $?
+wait_for council /v1/outbox '"delivered":2'; ok "the council has both receipts" $?
+! grep -q INCONSISTENT "$T/council/log" "$T/police/log" && run 0 api council GET /v1/status &&
+	has '"checkpoints_held":{"police":{"size":'
+ok "each receipt's checkpoint extends the last one held (witnesses consistent)" $?
 
 # 4. A receiver refuses what no sender should send.
 cp "$REF" "$T/full.json"
