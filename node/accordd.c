@@ -22,17 +22,49 @@ static void usage(FILE *f)
 		"Signals: SIGHUP reloads the protocol; SIGTERM or SIGINT stops.\n");
 }
 
+#define DRAIN_MS 5000
+
 struct daemon {
 	node *n;
 	struct event_base *base;
+	struct event *drain;
+	int waited_ms;
 };
+
+/* Wait for the loop turn's commit and the deliveries in flight, at most
+ * DRAIN_MS; then leave the loop. */
+static void on_drain(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct timeval tv = { 0, 20000 };
+
+	if (node_idle(d->n) || d->waited_ms >= DRAIN_MS) {
+		if (!node_idle(d->n))
+			node_log(d->n, "deliveries still in flight after %d ms: they stay in "
+				 "the outbox and are sent after the restart", DRAIN_MS);
+		event_base_loopexit(d->base, NULL);
+		return;
+	}
+	d->waited_ms += 20;
+	evtimer_add(d->drain, &tv);
+}
 
 static void on_stop(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon *d = arg;
 
-	node_log(d->n, "%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-	event_base_loopexit(d->base, NULL);
+	if (d->drain) {
+		event_base_loopexit(d->base, NULL);   /* a second signal: now */
+		return;
+	}
+	node_log(d->n, "%s: finishing the work in hand, then stopping",
+		 sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	node_stop(d->n);
+	d->drain = evtimer_new(d->base, on_drain, d);
+	if (!d->drain)
+		event_base_loopexit(d->base, NULL);
+	else
+		on_drain(-1, 0, d);
 }
 
 static void on_hup(evutil_socket_t sig, short what, void *arg)
@@ -83,6 +115,8 @@ out:
 		event_free(ev_int);
 	if (ev_hup)
 		event_free(ev_hup);
+	if (d.drain)
+		event_free(d.drain);
 	local_close(l);
 	peer_close(p);
 	node_close(d.n);

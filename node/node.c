@@ -457,6 +457,16 @@ void node_close(node *n)
 	free(n);
 }
 
+void node_stop(node *n)
+{
+	n->stopping = true;
+}
+
+bool node_idle(const node *n)
+{
+	return n->n_ops == 0 && n->in_flight == 0;
+}
+
 const config *node_config(const node *n) { return &n->cf; }
 struct event_base *node_base(const node *n) { return n->base; }
 tls *node_server_tls(node *n) { return n->server; }

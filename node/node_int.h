@@ -27,6 +27,7 @@ struct op {
 	struct op *next;
 	audit_entry entry;        /* strings point into the op's own copies */
 	uint64_t seq;             /* given at append */
+	double t0;                /* node_monotonic() when the request came */
 	int seq_status;           /* a refusal's HTTP status */
 	/* Writes into the commit's transaction besides the entry (may be NULL). */
 	int (*put)(node *n, MDB_txn *txn, struct op *op, accord_error *e);
@@ -47,12 +48,28 @@ struct op {
 	const char **paths;           /* owned: disclosed and withheld paths */
 };
 
+#define METRIC_SERIES 256
+#define METRIC_BUCKETS 11
+
 struct metrics {
 	uint64_t disclosed, refused, received, delivered, delivery_failures;
-	uint64_t latency_le[8];       /* submit -> durable, histogram buckets */
+	/* disclosures by (partner, purpose, outcome), as the local API saw them */
+	struct series {
+		char partner[PROTOCOL_MAX_ID + 1], purpose[PROTOCOL_MAX_ID + 1];
+		char outcome[16];
+		uint64_t n;
+	} series[METRIC_SERIES];
+	size_t n_series;
+	/* seconds from a local request to its durable answer */
+	uint64_t bucket[METRIC_BUCKETS];  /* cumulative counts per bound */
 	double latency_sum;
 	uint64_t latency_count;
 };
+
+/* Count one answered local request (node_views.c). */
+void node_metric_disclosure(node *n, const char *partner, const char *purpose,
+			    const char *outcome, double seconds);
+double node_monotonic(void);
 
 struct node {
 	config cf;
@@ -78,6 +95,7 @@ struct node {
 	struct flight *flights;     /* posts in flight (node_outbox.c) */
 	size_t in_flight;
 	bool broken;                /* the audit cannot be written: share nothing */
+	bool stopping;              /* SIGTERM: finish, take nothing new */
 	struct metrics m;
 };
 

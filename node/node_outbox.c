@@ -339,7 +339,7 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 	accord_error e = { 0 };
 	int rc;
 
-	if (!node_protocol(n))
+	if (!node_protocol(n) || n->stopping)
 		return;    /* nothing leaves without a protocol in force */
 	rc = state_outbox_each(n->sb, scan_item, &sc, &e);
 	if (rc < 0)

@@ -314,6 +314,10 @@ void node_receive(node *n, const uint8_t spki[CRYPTO_SHA256_LEN], const void *bo
 		answer(fn, arg, 403, "your TLS key is not a partner's in the protocol in force");
 		return;
 	}
+	if (n->stopping) {
+		answer(fn, arg, 503, "this node is stopping; deliver again later");
+		return;
+	}
 	if (n->broken) {
 		answer(fn, arg, 503, "this node cannot write its audit log: it accepts nothing");
 		return;

@@ -103,6 +103,8 @@ static void disclosed_done(node *n, struct op *op, int rc, const accord_error *e
 		return;
 	}
 	n->m.disclosed++;
+	node_metric_disclosure(n, op->entry.to, op->entry.purpose, "disclosed",
+			       node_monotonic() - op->t0);
 	reply_json(op->reply, op->reply_arg, 202, json_incref(op->answer));
 	node_outbox_kick(n, 0);
 }
@@ -115,6 +117,9 @@ static void refused_done(node *n, struct op *op, int rc, const accord_error *e)
 		return;
 	}
 	n->m.refused++;
+	node_metric_disclosure(n, op->entry.to ? op->entry.to : "?",
+			       op->entry.purpose ? op->entry.purpose : "?", "refused",
+			       node_monotonic() - op->t0);
 	reply_json(op->reply, op->reply_arg, 403, json_incref(op->answer));
 }
 
@@ -134,6 +139,7 @@ static struct op *new_op(node *n, int event, node_reply_fn fn, void *arg)
 	if (!op)
 		return NULL;
 	op->entry.event = event;
+	op->t0 = node_monotonic();
 	op->reply = fn;
 	op->reply_arg = arg;
 	node_entry_protocol(n, &op->entry);
@@ -298,8 +304,9 @@ void node_submit(node *n, const char *body, size_t len, node_reply_fn fn, void *
 		reply_error(fn, arg, 422, "$.record%s", e.msg[0] == '$' ? e.msg + 1 : e.msg);
 		goto out;
 	}
-	if (n->broken) {
-		reply_error(fn, arg, 503, "the audit log cannot be written, so the node "
+	if (n->broken || n->stopping) {
+		reply_error(fn, arg, 503, n->stopping ? "the node is stopping; send it again "
+			    "when it is back" : "the audit log cannot be written, so the node "
 			    "shares nothing");
 		goto out;
 	}

@@ -3,6 +3,7 @@
  * and acknowledging an inbox item.
  */
 #include <ctype.h>
+#include <time.h>
 
 #include "node_int.h"
 
@@ -242,6 +243,62 @@ json_t *node_status_json(node *n)
 	return doc;
 }
 
+static const double bounds[METRIC_BUCKETS] = {
+	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+};
+
+double node_monotonic(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void node_metric_disclosure(node *n, const char *partner, const char *purpose,
+			    const char *outcome, double seconds)
+{
+	struct metrics *m = &n->m;
+	size_t i;
+
+	for (i = 0; i < m->n_series; i++)
+		if (!strcmp(m->series[i].partner, partner) && !strcmp(m->series[i].purpose, purpose) &&
+		    !strcmp(m->series[i].outcome, outcome))
+			break;
+	if (i == m->n_series && m->n_series < METRIC_SERIES) {
+		snprintf(m->series[i].partner, sizeof m->series[i].partner, "%s", partner);
+		snprintf(m->series[i].purpose, sizeof m->series[i].purpose, "%s", purpose);
+		snprintf(m->series[i].outcome, sizeof m->series[i].outcome, "%s", outcome);
+		m->n_series++;
+	}
+	if (i < m->n_series)
+		m->series[i].n++;
+	for (size_t b = 0; b < METRIC_BUCKETS; b++)
+		m->bucket[b] += seconds <= bounds[b];
+	m->latency_sum += seconds;
+	m->latency_count++;
+}
+
+/* The labelled series and the histogram, Prometheus text. */
+static void metrics_series(const struct metrics *m, FILE *f)
+{
+	fprintf(f, "# HELP accord_local_disclosures_total Local disclosure requests by "
+		"partner, purpose and outcome.\n# TYPE accord_local_disclosures_total counter\n");
+	for (size_t i = 0; i < m->n_series; i++)
+		fprintf(f, "accord_local_disclosures_total{partner=\"%s\",purpose=\"%s\","
+			"outcome=\"%s\"} %llu\n", m->series[i].partner, m->series[i].purpose,
+			m->series[i].outcome, (unsigned long long)m->series[i].n);
+	fprintf(f, "# HELP accord_disclosure_seconds From a local request to its durable "
+		"answer.\n# TYPE accord_disclosure_seconds histogram\n");
+	for (size_t b = 0; b < METRIC_BUCKETS; b++)
+		fprintf(f, "accord_disclosure_seconds_bucket{le=\"%g\"} %llu\n", bounds[b],
+			(unsigned long long)m->bucket[b]);
+	fprintf(f, "accord_disclosure_seconds_bucket{le=\"+Inf\"} %llu\n"
+		"accord_disclosure_seconds_sum %.6f\naccord_disclosure_seconds_count %llu\n",
+		(unsigned long long)m->latency_count, m->latency_sum,
+		(unsigned long long)m->latency_count);
+}
+
 char *node_metrics_text(node *n)
 {
 	struct counts ob = { 0 }, ib = { 0 };
@@ -282,6 +339,7 @@ char *node_metrics_text(node *n)
 		(unsigned long long)n->m.delivery_failures, ob.pending, ob.delivered,
 		ob.refused, ob.paused, ib.unacked, (unsigned long long)size,
 		node_protocol(n) != NULL);
+	metrics_series(&n->m, f);
 	if (fclose(f) != 0) {
 		free(out);
 		return NULL;

@@ -97,6 +97,14 @@ char *node_metrics_text(node *n);
  * there is none yet. */
 int node_latest_checkpoint(node *n, char **note) ACCORD_MUST_CHECK;
 
+/*
+ * Stopping (SIGTERM): from node_stop on, new requests are answered 503 and
+ * no new delivery starts; node_idle says when the audited changes of the
+ * loop turn are committed and no delivery is in flight.
+ */
+void node_stop(node *n);
+bool node_idle(const node *n);
+
 /* Log a line to stderr with the time and the node's partner id. */
 void node_log(const node *n, const char *fmt, ...) ACCORD_PRINTF(2, 3);
 

@@ -103,6 +103,11 @@ wait_for police /v1/outbox '"pending":0'; ok "after the restart it is delivered"
 run 0 api council GET /v1/inbox && [ "$(grep -o "\"id\":\"$id2\"" "$T/out" | wc -l)" -eq 1 ]
 ok "the council holds it exactly once" $?
 
+run 0 api police GET /metrics && has 'accord_local_disclosures_total{partner="council",purpose="reintegration-referral",outcome="disclosed"} 2' &&
+	has 'accord_local_disclosures_total{partner="ngo",purpose="reintegration-referral",outcome="refused"} 1' &&
+	has 'accord_disclosure_seconds_count 4' && has 'accord_outbox{state="delivered"} 2'
+ok "GET /metrics: disclosures by partner, purpose and outcome; latency; queues" $?
+
 # 6. Every log is whole.
 for p in police council; do
 	run 0 "$ACCORD" audit verify --data "$T/$p/data" --pub "$(sed -n 's/^    signing_key: "\(.*\)"$/\1/p' "$T/$p/lines")"
