@@ -58,7 +58,6 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 UNIT_HELPER_OBJ := $(patsubst tests/unit/%.c,$(BUILD)/tests/%.o,$(wildcard tests/unit/helper_*.c))
 INTEG   := $(sort $(wildcard tests/integration/*.sh))
-FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_SECONDS ?= 30
 
 .PHONY: all deps deps-dev deps-bench demo test check fuzz bench install uninstall clean help \
@@ -173,27 +172,29 @@ demo: deps
 # --- fuzzing ----------------------------------------------------------------
 
 FUZZ_BUILD := build/fuzz
-FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRC))
+FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_JOBS ?= 2
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-sanitize-recover=all \
+	-Iinclude -I$(BUILD)/gen $(PKG_CFLAGS)
+FUZZ_OBJ := $(patsubst node/%.c,$(FUZZ_BUILD)/obj/%.o,$(LIB_SRC)) \
+	$(patsubst $(BUILD)/gen/%.c,$(FUZZ_BUILD)/obj/%.o,$(GEN_C))
 
-$(FUZZ_BUILD)/%: tests/fuzz/%.c $(LIB_SRC) $(GEN_C)
-	@mkdir -p $(FUZZ_BUILD)
-	clang -std=c11 -D_GNU_SOURCE -pthread -g -O1 -fsanitize=fuzzer,address,undefined \
-	  -fno-sanitize-recover=all -Iinclude -I$(BUILD)/gen $(PKG_CFLAGS) \
-	  -o $@ $< $(LIB_SRC) $(GEN_C) $(PKG_LIBS)
+# The library once, instrumented for coverage; each target links it.
+$(FUZZ_BUILD)/obj/%.o: node/%.c | $(GEN_H)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+
+$(FUZZ_BUILD)/obj/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJ) \
+	  $(PKG_LIBS) -pthread
 
 fuzz: deps-dev $(GEN_H)
 	@$(MAKE) --no-print-directory $(FUZZ_BIN)
-	@set -e; for f in $(FUZZ_BIN); do \
-	  n=$$(basename $$f); c=tests/fuzz/corpus/$${n#fuzz_}; \
-	  d=tests/fuzz/$${n#fuzz_}.dict; [ -f $$d ] && d=-dict=$$d || d=; \
-	  w=$$(mktemp -d); \
-	  echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 \
-	      -artifact_prefix=build/fuzz/ $$d $$w $$c >$$w.log 2>&1 \
-	  || { tail -n 40 $$w.log; rm -rf $$w $$w.log; exit 1; }; \
-	  grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb)' $$w.log; \
-	  rm -rf $$w $$w.log; \
-	done
+	@sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_JOBS) $(FUZZ_BIN)
 
 # --- benchmarks -------------------------------------------------------------
 # Each tests/bench/bench_NAME.c is one program printing one JSON object a
