@@ -275,7 +275,11 @@ int audit_batch_append(audit_batch *b, const audit_entry *entry, uint64_t *seq,
 	rc = pack_entry(entry, b->first + b->n, &p->bytes, &p->len, e);
 	if (rc != 0)
 		return rc;
-	merkle_leaf(&b->a->h, p->bytes, p->len, p->leaf);
+	rc = merkle_leaf(&b->a->h, p->bytes, p->len, p->leaf);
+	if (rc != 0) {
+		free(p->bytes);
+		return accord_fail(e, rc, "out of memory hashing an audit entry");
+	}
 	p->has_subject = entry->has_subject;
 	memcpy(p->subject, entry->subject, AUDIT_HASH_LEN);
 	if (seq)
@@ -345,7 +349,9 @@ static int put_leaf(audit *a, MDB_txn *txn, uint64_t seq, const uint8_t leaf[AUD
 			return rc;
 		if (!(idx & 1))
 			break;
-		merkle_node(&a->h, frontier[l], h, h);
+		rc = merkle_node(&a->h, frontier[l], h, h);
+		if (rc != 0)
+			return rc;
 		idx >>= 1;
 		l++;
 	}

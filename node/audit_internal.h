@@ -16,10 +16,13 @@ typedef struct merkle_hasher {
 
 int merkle_hasher_init(merkle_hasher *h) ACCORD_MUST_CHECK;
 void merkle_hasher_free(merkle_hasher *h);
-void merkle_leaf(merkle_hasher *h, const void *data, size_t len,
-		 uint8_t out[AUDIT_HASH_LEN]);
-void merkle_node(merkle_hasher *h, const uint8_t l[AUDIT_HASH_LEN],
-		 const uint8_t r[AUDIT_HASH_LEN], uint8_t out[AUDIT_HASH_LEN]);
+/* RFC 9162 leaf and node hashes; ACCORD_ENOMEM when OpenSSL cannot
+ * allocate (its digest contexts allocate at each init). */
+int merkle_leaf(merkle_hasher *h, const void *data, size_t len,
+		uint8_t out[AUDIT_HASH_LEN]) ACCORD_MUST_CHECK;
+int merkle_node(merkle_hasher *h, const uint8_t l[AUDIT_HASH_LEN],
+		const uint8_t r[AUDIT_HASH_LEN], uint8_t out[AUDIT_HASH_LEN])
+	ACCORD_MUST_CHECK;
 
 /* Fetch the hash of the complete subtree (level, index): the one covering
  * leaves index*2^level .. (index+1)*2^level - 1. 0 or ACCORD_E*. */

@@ -3,6 +3,8 @@
  * generation over stored complete subtrees, and proof verification. Nothing
  * here touches LMDB; the caller supplies the subtree hashes.
  */
+#include <openssl/err.h>
+
 #include "audit_internal.h"
 
 static const uint8_t empty_sha256[AUDIT_HASH_LEN] = {
@@ -30,8 +32,8 @@ void merkle_hasher_free(merkle_hasher *h)
 	h->md = NULL;
 }
 
-static void hash2(merkle_hasher *h, uint8_t prefix, const void *a, size_t alen,
-		  const void *b, size_t blen, uint8_t out[AUDIT_HASH_LEN])
+static int hash2(merkle_hasher *h, uint8_t prefix, const void *a, size_t alen,
+		 const void *b, size_t blen, uint8_t out[AUDIT_HASH_LEN])
 {
 	unsigned n = AUDIT_HASH_LEN;
 
@@ -39,42 +41,48 @@ static void hash2(merkle_hasher *h, uint8_t prefix, const void *a, size_t alen,
 	    EVP_DigestUpdate(h->ctx, &prefix, 1) != 1 ||
 	    EVP_DigestUpdate(h->ctx, a, alen) != 1 ||
 	    (blen && EVP_DigestUpdate(h->ctx, b, blen) != 1) ||
-	    EVP_DigestFinal_ex(h->ctx, out, &n) != 1)
-		abort(); /* SHA-256 cannot fail short of a broken library */
+	    EVP_DigestFinal_ex(h->ctx, out, &n) != 1) {
+		ERR_clear_error();
+		return ACCORD_ENOMEM;
+	}
+	return 0;
 }
 
-void merkle_leaf(merkle_hasher *h, const void *data, size_t len,
-		 uint8_t out[AUDIT_HASH_LEN])
+int merkle_leaf(merkle_hasher *h, const void *data, size_t len, uint8_t out[AUDIT_HASH_LEN])
 {
-	hash2(h, 0x00, data, len, NULL, 0, out);
+	return hash2(h, 0x00, data, len, NULL, 0, out);
 }
 
-void merkle_node(merkle_hasher *h, const uint8_t l[AUDIT_HASH_LEN],
-		 const uint8_t r[AUDIT_HASH_LEN], uint8_t out[AUDIT_HASH_LEN])
+int merkle_node(merkle_hasher *h, const uint8_t l[AUDIT_HASH_LEN],
+		const uint8_t r[AUDIT_HASH_LEN], uint8_t out[AUDIT_HASH_LEN])
 {
-	hash2(h, 0x01, l, AUDIT_HASH_LEN, r, AUDIT_HASH_LEN, out);
+	return hash2(h, 0x01, l, AUDIT_HASH_LEN, r, AUDIT_HASH_LEN, out);
 }
 
 /* The one-shot forms build a hasher each time: for proofs, not loops. */
-void audit_leaf_hash(const void *data, size_t len, uint8_t out[AUDIT_HASH_LEN])
+int audit_leaf_hash(const void *data, size_t len, uint8_t out[AUDIT_HASH_LEN])
 {
 	merkle_hasher h;
 
-	if (merkle_hasher_init(&h) != 0)
-		abort();
-	merkle_leaf(&h, data, len, out);
+	int rc = merkle_hasher_init(&h);
+
+	if (rc == 0)
+		rc = merkle_leaf(&h, data, len, out);
 	merkle_hasher_free(&h);
+	return rc;
 }
 
-void audit_node_hash(const uint8_t left[AUDIT_HASH_LEN],
-		     const uint8_t right[AUDIT_HASH_LEN], uint8_t out[AUDIT_HASH_LEN])
+int audit_node_hash(const uint8_t left[AUDIT_HASH_LEN],
+		    const uint8_t right[AUDIT_HASH_LEN], uint8_t out[AUDIT_HASH_LEN])
 {
 	merkle_hasher h;
 
-	if (merkle_hasher_init(&h) != 0)
-		abort();
-	merkle_node(&h, left, right, out);
+	int rc = merkle_hasher_init(&h);
+
+	if (rc == 0)
+		rc = merkle_node(&h, left, right, out);
 	merkle_hasher_free(&h);
+	return rc;
 }
 
 void audit_be64(uint64_t v, uint8_t out[8])
@@ -142,7 +150,7 @@ static int range_hash(struct walk *w, uint64_t start, uint64_t size,
 	if (rc == 0)
 		rc = range_hash(w, start + k, size - k, r);
 	if (rc == 0)
-		merkle_node(&w->h, l, r, out);
+		rc = merkle_node(&w->h, l, r, out);
 	return rc;
 }
 
@@ -264,14 +272,15 @@ bool audit_inclusion_verify(const uint8_t leaf[AUDIT_HASH_LEN], uint64_t index,
 		if (sn == 0)
 			goto fail;
 		if ((fn & 1) || fn == sn) {
-			merkle_node(&h, p->hash[i], r, r);
+			if (merkle_node(&h, p->hash[i], r, r) != 0)
+				goto fail;
 			if (!(fn & 1))
 				while (fn != 0 && !(fn & 1)) {
 					fn >>= 1;
 					sn >>= 1;
 				}
-		} else {
-			merkle_node(&h, r, p->hash[i], r);
+		} else if (merkle_node(&h, r, p->hash[i], r) != 0) {
+			goto fail;
 		}
 		fn >>= 1;
 		sn >>= 1;
@@ -317,15 +326,16 @@ bool audit_consistency_verify(uint64_t m, const uint8_t root_m[AUDIT_HASH_LEN],
 		if (sn == 0)
 			goto fail;
 		if ((fn & 1) || fn == sn) {
-			merkle_node(&h, p->hash[i], fr, fr);
-			merkle_node(&h, p->hash[i], sr, sr);
+			if (merkle_node(&h, p->hash[i], fr, fr) != 0 ||
+			    merkle_node(&h, p->hash[i], sr, sr) != 0)
+				goto fail;
 			if (!(fn & 1))
 				while (fn != 0 && !(fn & 1)) {
 					fn >>= 1;
 					sn >>= 1;
 				}
-		} else {
-			merkle_node(&h, sr, p->hash[i], sr);
+		} else if (merkle_node(&h, sr, p->hash[i], sr) != 0) {
+			goto fail;
 		}
 		fn >>= 1;
 		sn >>= 1;

@@ -49,7 +49,7 @@ static int bad(struct vstate *s, bool has_seq, uint64_t seq, const char *fmt, ..
 }
 
 /* The root of the s->size entries seen so far, from the frontier. */
-static void frontier_root(struct vstate *s, uint8_t out[AUDIT_HASH_LEN])
+static int frontier_root(struct vstate *s, uint8_t out[AUDIT_HASH_LEN])
 {
 	bool have = false;
 
@@ -62,17 +62,18 @@ static void frontier_root(struct vstate *s, uint8_t out[AUDIT_HASH_LEN])
 
 	if (s->size == 0) {
 		memcpy(out, empty, AUDIT_HASH_LEN);
-		return;
+		return 0;
 	}
 	for (unsigned l = 0; l < 64; l++) {
 		if (!(s->size >> l & 1))
 			continue;
-		if (have)
-			merkle_node(&s->a->h, s->frontier[l], out, out);
-		else
+		if (have && merkle_node(&s->a->h, s->frontier[l], out, out) != 0)
+			return ACCORD_ENOMEM;
+		if (!have)
 			memcpy(out, s->frontier[l], AUDIT_HASH_LEN);
 		have = true;
 	}
+	return 0;
 }
 
 /* Whether entry bytes begin with sequence = seq (field 1, varint), as a
@@ -124,14 +125,18 @@ static int add_leaf(struct vstate *s, const uint8_t *bytes, size_t len)
 	unsigned l = 0;
 	int rc;
 
-	merkle_leaf(&s->a->h, bytes, len, h);
+	rc = merkle_leaf(&s->a->h, bytes, len, h);
+	if (rc != 0)
+		return rc;
 	for (;;) {
 		rc = check_node(s, l, idx, h, s->size);
 		if (rc != 0)
 			return rc;
 		if (!(idx & 1))
 			break;
-		merkle_node(&s->a->h, s->frontier[l], h, h);
+		rc = merkle_node(&s->a->h, s->frontier[l], h, h);
+		if (rc != 0)
+			return rc;
 		idx >>= 1;
 		l++;
 	}
@@ -157,7 +162,9 @@ static int at_size(struct vstate *s)
 	/* The root costs O(log n) hashes: only where a checkpoint needs it. */
 	if (!need)
 		return 0;
-	frontier_root(s, root);
+	rc = frontier_root(s, root);
+	if (rc != 0)
+		return rc;
 	while (s->more_ckpt && s->ck.mv_size == 8 &&
 	       (size = audit_get_be64(s->ck.mv_data)) == s->size) {
 		if (!s->pub)

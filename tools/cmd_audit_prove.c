@@ -170,7 +170,12 @@ static int check(json_t *j, const uint8_t pub[CRYPTO_ED25519_PUB_LEN],
 		free(bytes);
 		return accord_fail(e, ACCORD_EPARSE, "the proof's entry does not decode");
 	}
-	audit_leaf_hash(bytes, len, leaf);
+	if (audit_leaf_hash(bytes, len, leaf) != 0) {
+		free(bytes);
+		audit_record_free(*rec);
+		*rec = NULL;
+		return accord_fail(e, ACCORD_ENOMEM, "out of memory");
+	}
 	free(bytes);
 	if (audit_record_entry(*rec)->sequence != (uint64_t)index)
 		return accord_fail(e, ACCORD_ETAMPER, "the entry says it is number %llu, "

@@ -266,9 +266,11 @@ int audit_verify(audit *a, const uint8_t *pub, const char *external,
 /* ---- pure functions: no store needed ------------------------------------ */
 
 /* SHA-256(0x00 || data) and SHA-256(0x01 || left || right). */
-void audit_leaf_hash(const void *data, size_t len, uint8_t out[AUDIT_HASH_LEN]);
-void audit_node_hash(const uint8_t left[AUDIT_HASH_LEN],
-		     const uint8_t right[AUDIT_HASH_LEN], uint8_t out[AUDIT_HASH_LEN]);
+int audit_leaf_hash(const void *data, size_t len, uint8_t out[AUDIT_HASH_LEN])
+	ACCORD_MUST_CHECK;
+int audit_node_hash(const uint8_t left[AUDIT_HASH_LEN],
+		    const uint8_t right[AUDIT_HASH_LEN], uint8_t out[AUDIT_HASH_LEN])
+	ACCORD_MUST_CHECK;
 
 /* RFC 9162 2.1.3.2: true when p proves leaf (a leaf hash) is at index in
  * the tree of size with root. */
