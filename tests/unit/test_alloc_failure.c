@@ -10,14 +10,16 @@
  * library may recover from one internally, and then success is right).
  *
  * Under AddressSanitizer or valgrind, which bring their own allocators, the
- * sweep cannot inject failures and the tests are skipped.
+ * sweep cannot inject failures: each scenario then runs once, unarmed.
  */
 #include <malloc.h>
+#include <jansson.h>
 #include <openssl/err.h>
 #include <unistd.h>
 
 #include "accord/audit.h"
 #include "accord/fs.h"
+#include "accord/policy.h"
 #include "accord/protocol.h"
 #include "helper.h"
 
@@ -153,8 +155,11 @@ static void sweep(scenario run, void *arg, const char *name)
 	long n, left;
 	int rc;
 
-	if (!interposed())
-		skip();
+	if (!interposed()) {
+		/* no injection here (a sanitizer's allocator): the run alone */
+		assert_int_equal(run(arg), 0);
+		return;
+	}
 	/* OpenSSL keeps a per-thread error queue, made at the first error:
 	 * make it now, so it does not count as a block leaked later. */
 	ERR_raise(ERR_LIB_USER, ERR_R_MALLOC_FAILURE);
@@ -181,21 +186,6 @@ static void sweep(scenario run, void *arg, const char *name)
 static crypto_signer *keys[3];
 static char *doc;
 static char *dir;
-
-static int setup(void **state)
-{
-	doc = th_protocol_doc(keys);
-	dir = th_tmpdir();
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	free(doc);
-	th_keys_close(keys);
-	th_rmdir(dir);
-	return 0;
-}
 
 static int parse_protocol(void *arg)
 {
@@ -303,6 +293,102 @@ static void test_audit(void **state)
 	sweep(audit_round, NULL, "audit append, read, checkpoint, prove, verify");
 }
 
+struct fixture {
+	ProtobufCMessage *ref;
+	char *text;
+	size_t len;
+	record_selection *sel;
+	protocol *p;
+	protocol_sigs *s;
+};
+
+static struct fixture fx;
+
+static int setup_records(void)
+{
+	static const char *const fields[] = { "referral_id", "subject.given_name",
+					      "subject.identifiers", "needs", "consent", NULL };
+
+	fx.ref = th_example_referral();
+	fx.text = th_src_file("policies/examples/referral.json", &fx.len);
+	assert_int_equal(record_selection_new(record_type_find("Referral"), fields, 5, NULL,
+					      0, &fx.sel, NULL), 0);
+	th_example(&fx.p, &fx.s);
+	return 0;
+}
+
+static void teardown_records(void)
+{
+	record_free(fx.ref);
+	free(fx.text);
+	record_selection_free(fx.sel);
+	protocol_sigs_free(fx.s);
+	protocol_close(fx.p);
+}
+
+static int op_minimise(void *arg)
+{
+	ProtobufCMessage *out = NULL;
+	record_withheld w;
+	int rc = record_minimise(fx.sel, fx.ref, &out, &w, NULL);
+
+	if (rc != 0)
+		assert_null(out);
+	record_free(out);
+	return rc;
+}
+
+static int op_from_json(void *arg)
+{
+	ProtobufCMessage *out = NULL;
+	int rc = record_from_json_text(record_type_find("Referral"), fx.text, fx.len, &out,
+				       NULL);
+
+	/* What parses must be the text exactly: jansson's lexer would drop a
+	 * character it cannot store, and record_from_json_text refuses that. */
+	if (rc == 0) {
+		countdown = -1;
+		th_assert_json(out, fx.text);
+	}
+	record_free(out);
+	return rc;
+}
+
+static int op_to_json(void *arg)
+{
+	json_t *j = record_to_json(fx.ref);
+
+	json_decref(j);
+	return j ? 0 : ACCORD_ENOMEM;
+}
+
+static int op_selection(void *arg)
+{
+	static const char *const fields[] = { "subject.given_name", "subject.identifiers",
+					      "needs", "contact.email", NULL };
+	record_selection *s = NULL;
+	int rc = record_selection_new(record_type_find("Referral"), fields, 4, NULL, 0, &s,
+				      NULL);
+
+	record_selection_free(s);
+	return rc;
+}
+
+static int op_policy(void *arg)
+{
+	policy *pl = NULL;
+	int rc = policy_open(fx.p, fx.s, &pl, NULL);
+
+	policy_close(pl);
+	return rc;
+}
+
+static void test_minimise(void **state) { sweep(op_minimise, NULL, "record_minimise"); }
+static void test_from_json(void **state) { sweep(op_from_json, NULL, "record_from_json_text"); }
+static void test_to_json(void **state) { sweep(op_to_json, NULL, "record_to_json"); }
+static void test_selection(void **state) { sweep(op_selection, NULL, "record_selection_new"); }
+static void test_policy_open(void **state) { sweep(op_policy, NULL, "policy_open"); }
+
 static void test_protocol_parse(void **state)
 {
 	sweep(parse_protocol, NULL, "protocol_parse");
@@ -322,6 +408,22 @@ static void test_key_load(void **state)
 	sweep(load_key, NULL, "crypto_signer_load");
 }
 
+static int setup(void **state)
+{
+	doc = th_protocol_doc(keys);
+	dir = th_tmpdir();
+	return setup_records();
+}
+
+static int teardown(void **state)
+{
+	free(doc);
+	th_keys_close(keys);
+	th_rmdir(dir);
+	teardown_records();
+	return 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -329,6 +431,11 @@ int main(void)
 		cmocka_unit_test(test_protocol_sign_and_check),
 		cmocka_unit_test(test_key_load),
 		cmocka_unit_test(test_audit),
+		cmocka_unit_test(test_minimise),
+		cmocka_unit_test(test_from_json),
+		cmocka_unit_test(test_to_json),
+		cmocka_unit_test(test_selection),
+		cmocka_unit_test(test_policy_open),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
