@@ -97,24 +97,27 @@ static int each(state *s, MDB_dbi dbi, const ProtobufCMessageDescriptor *d, each
 		mdb_txn_abort(txn);
 		return store_fail(e, rc, "reading the node's state");
 	}
+	/* LMDB's codes and the visitor's are kept apart: a visitor may stop
+	 * the walk with any value, positive ones included. */
 	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
 		ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, v.mv_size, v.mv_data);
+		int stop;
 
 		op = MDB_NEXT;
 		if (!m) {
-			rc = accord_fail(e, ACCORD_EPARSE, "a stored %s does not unpack",
-					 d->short_name);
-			break;
+			rc = ACCORD_EPARSE;
+			accord_fail(e, rc, "a stored %s does not unpack", d->short_name);
+			goto out;
 		}
-		rc = fn(&k, m, ctx);
+		stop = fn(&k, m, ctx);
 		protobuf_c_message_free_unpacked(m, NULL);
-		if (rc != 0)
-			break;
+		if (stop != 0) {
+			rc = stop;
+			goto out;
+		}
 	}
-	if (rc == MDB_NOTFOUND)
-		rc = 0;
-	else if (store_mdb_code(rc))
-		rc = store_fail(e, rc, "reading the node's state");
+	rc = rc == MDB_NOTFOUND ? 0 : store_fail(e, rc, "reading the node's state");
+out:
 	mdb_cursor_close(c);
 	mdb_txn_abort(txn);
 	return rc;
