@@ -202,9 +202,10 @@ fuzz: deps-dev $(GEN_H)
 
 BENCH_SRC := $(wildcard tests/bench/bench_*.c)
 BENCH_BIN := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
-# SQLite is the benchmarks' baseline only: the core library never links it.
+# SQLite and nginx are the benchmarks' baselines only: the core library
+# never links them; tests/bench/exchange.sh runs Debian's nginx.
 BENCH_PKGS := sqlite3
-BENCH_DEB_PKGS := libsqlite3-dev
+BENCH_DEB_PKGS := libsqlite3-dev nginx
 BENCH_LIBS ?= $(shell $(PKG_CONFIG) --libs $(BENCH_PKGS) 2>/dev/null)
 
 $(BUILD)/bench/%: tests/bench/%.c $(LIB) | $(GEN_H)
@@ -215,8 +216,8 @@ deps-bench: deps
 	@sh tools/deps.sh $(BENCH_DEB_PKGS)
 
 bench: deps-bench
-	@$(MAKE) --no-print-directory $(BIN)/accord $(if $(BENCH),$(BUILD)/bench/bench_$(BENCH),$(BENCH_BIN))
-	@ACCORD=$(CURDIR)/$(BIN)/accord SRCDIR=$(CURDIR) BENCH_DIR=$(CURDIR)/$(BUILD)/bench \
+	@$(MAKE) --no-print-directory $(BIN)/accord $(BIN)/accordd $(if $(BENCH),$(BUILD)/bench/bench_$(BENCH),$(BENCH_BIN))
+	@ACCORD=$(CURDIR)/$(BIN)/accord ACCORDD=$(CURDIR)/$(BIN)/accordd SRCDIR=$(CURDIR) BENCH_DIR=$(CURDIR)/$(BUILD)/bench \
 	  sh tests/bench/run.sh $(BENCH)
 
 # --- install ----------------------------------------------------------------

@@ -1,0 +1,504 @@
+/*
+ * bench_exchange.c - disclosures a second end to end between two running
+ * nodes, and the latency of one, beside nginx answering the same mutual-TLS
+ * POST with the same client in the same run.
+ *
+ * tests/bench/exchange.sh starts the nodes (police -> council) and nginx
+ * and runs this program against them; run alone it says how to call it.
+ *
+ *   latency   one request at a time: the sender's local API until its 202
+ *             (the DISCLOSED entry durable), and until the item is in the
+ *             receiver's inbox (GET /v1/inbox/ID answers 200); against one
+ *             keep-alive POST to nginx at a time
+ *   rate      COUNT POSTs to nginx, CONCURRENCY in flight over as many
+ *             keep-alive connections; then COUNT disclosures to the sender
+ *             the same way. The end-to-end rate is the disclosures in the
+ *             receiver's inbox over the time from the first request until
+ *             the last of them is there, read every POLL_MS from the
+ *             receiver's store opened read only in this process (one
+ *             mdb_stat: the API's GET /v1/status would decode the whole
+ *             inbox on the receiver's thread each time). Deliveries go in
+ *             no particular order. At DEADLINE seconds the count so far
+ *             makes the rate, and stderr says so.
+ *
+ * The client is libcurl (multi interface), HTTP/1.1, no Expect: 100-continue.
+ * Toward nginx it presents the sender's certificate and pins the key of
+ * nginx's certificate (the receiver's), verification on, the certificate
+ * itself as the trust anchor, as the courier pins a partner.
+ */
+#include <curl/curl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "accord/fs.h"
+#include "accord/store.h"
+
+#define RESP_MAX 4096
+#define POLL_MS 10
+#define ITEM_WAIT_S 10.0
+
+struct opts {
+	const char *sender, *receiver, *receiver_data, *body_path, *nginx_url;
+	const char *cert, *key, *pin, *cainfo;
+	long count, concurrency, latency;
+	double deadline;
+};
+
+/* Where one kind of request goes and what answer counts as success. */
+struct target {
+	const char *url;
+	const char *unix_path;   /* the local API, or NULL for TLS */
+	const struct opts *o;
+	const char *body;
+	size_t len;
+	long ok_status;
+};
+
+struct slot {
+	CURL *h;
+	struct curl_slist *headers;
+	char resp[RESP_MAX + 1];
+	size_t resp_len;
+};
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static size_t on_data(char *data, size_t size, size_t n, void *arg)
+{
+	struct slot *s = arg;
+	size_t len = size * n, room = RESP_MAX - s->resp_len;
+
+	memcpy(s->resp + s->resp_len, data, len < room ? len : room);
+	s->resp_len += len < room ? len : room;
+	s->resp[s->resp_len] = '\0';
+	return len;
+}
+
+/* A handle for t: a POST of its body when post, else a GET. */
+static bool slot_init(struct slot *s, const struct target *t, const char *url, bool post)
+{
+	CURL *h = curl_easy_init();
+	const struct opts *o = t->o;
+	bool ok;
+
+	s->h = h;
+	s->headers = curl_slist_append(curl_slist_append(NULL, "Expect:"),
+				       "Content-Type: application/json");
+	if (!h || !s->headers)
+		return false;
+	ok = curl_easy_setopt(h, CURLOPT_URL, url) == CURLE_OK &&
+	     curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1) == CURLE_OK &&
+	     curl_easy_setopt(h, CURLOPT_HTTPHEADER, s->headers) == CURLE_OK &&
+	     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data) == CURLE_OK &&
+	     curl_easy_setopt(h, CURLOPT_WRITEDATA, s) == CURLE_OK &&
+	     curl_easy_setopt(h, CURLOPT_PRIVATE, s) == CURLE_OK &&
+	     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
+	     curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L) == CURLE_OK;
+	if (ok && post)
+		ok = curl_easy_setopt(h, CURLOPT_POSTFIELDS, t->body) == CURLE_OK &&
+		     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+				      (curl_off_t)t->len) == CURLE_OK;
+	if (ok && t->unix_path)
+		return curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, t->unix_path) == CURLE_OK;
+	/* No CA: the pin is the trust, the certificate its own anchor; names
+	 * are not checked, as the courier does not check them. */
+	return ok &&
+	       curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_3) == CURLE_OK &&
+	       curl_easy_setopt(h, CURLOPT_SSLCERT, o->cert) == CURLE_OK &&
+	       curl_easy_setopt(h, CURLOPT_SSLKEY, o->key) == CURLE_OK &&
+	       curl_easy_setopt(h, CURLOPT_CAINFO, o->cainfo) == CURLE_OK &&
+	       curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK &&
+	       curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L) == CURLE_OK &&
+	       curl_easy_setopt(h, CURLOPT_PINNEDPUBLICKEY, o->pin) == CURLE_OK;
+}
+
+static void slot_free(struct slot *s)
+{
+	curl_easy_cleanup(s->h);
+	curl_slist_free_all(s->headers);
+}
+
+/* Perform s once; its HTTP status, or -1 with the reason on stderr. */
+static long slot_run(struct slot *s)
+{
+	long status = 0;
+	CURLcode rc;
+
+	s->resp_len = 0;
+	s->resp[0] = '\0';
+	rc = curl_easy_perform(s->h);
+	if (rc != CURLE_OK) {
+		fprintf(stderr, "bench_exchange: %s\n", curl_easy_strerror(rc));
+		return -1;
+	}
+	curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &status);
+	return status;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The p-th percentile (nearest rank) of v[0..n), sorting v. */
+static double percentile(double *v, size_t n, double p)
+{
+	size_t k;
+
+	qsort(v, n, sizeof *v, cmp_double);
+	k = (size_t)(p / 100.0 * (double)n + 0.999999);
+	return v[k ? k - 1 : 0];
+}
+
+/* A JSON number at a path of two keys in a GET of the local API at sock. */
+static long api_number(const struct opts *o, const char *sock, const char *path,
+		       const char *k1, const char *k2)
+{
+	struct target t = { .unix_path = sock, .o = o };
+	struct slot s = { 0 };
+	char url[256];
+	json_t *doc;
+	long v = -1;
+
+	snprintf(url, sizeof url, "http://localhost%s", path);
+	if (slot_init(&s, &t, url, false) && slot_run(&s) == 200 &&
+	    (doc = json_loads(s.resp, 0, NULL))) {
+		json_t *x = json_object_get(json_object_get(doc, k1), k2);
+
+		if (json_is_integer(x))
+			v = (long)json_integer_value(x);
+		json_decref(doc);
+	}
+	slot_free(&s);
+	return v;
+}
+
+/*
+ * Sequential requests to t: lat[i] seconds to its answer. With a receiver
+ * socket, e2e[i] is the time until GET /v1/inbox/ID there answers 200.
+ */
+static int sequential(const struct target *t, long n, const char *receiver, double *lat,
+		      double *e2e)
+{
+	struct target rt = { .unix_path = receiver, .o = t->o };
+	struct slot s = { 0 }, g = { 0 };
+	int rc = -1;
+
+	if (!slot_init(&s, t, t->url, true))
+		goto out;
+	for (long i = 0; i < n; i++) {
+		double t0 = now(), t1;
+		json_t *doc;
+		char url[256];
+
+		if (slot_run(&s) != t->ok_status) {
+			fprintf(stderr, "bench_exchange: %s answered: %s\n", t->url, s.resp);
+			goto out;
+		}
+		lat[i] = now() - t0;
+		if (!receiver)
+			continue;
+		doc = json_loads(s.resp, 0, NULL);
+		snprintf(url, sizeof url, "http://localhost/v1/inbox/%s",
+			 json_string_value(json_object_get(doc, "message_id")) ?
+			 json_string_value(json_object_get(doc, "message_id")) : "none");
+		json_decref(doc);
+		slot_free(&g);
+		memset(&g, 0, sizeof g);
+		if (!slot_init(&g, &rt, url, false))
+			goto out;
+		while (slot_run(&g) != 200) {
+			if (now() - t0 > ITEM_WAIT_S) {
+				fprintf(stderr, "bench_exchange: %s never reached the receiver's "
+					"inbox\n", url);
+				goto out;
+			}
+			usleep(200);
+		}
+		t1 = now();
+		e2e[i] = t1 - t0;
+	}
+	rc = 0;
+out:
+	slot_free(&s);
+	slot_free(&g);
+	return rc;
+}
+
+/*
+ * count requests to t, conc at a time, until done or deadline seconds;
+ * *ok the successful ones, *secs the time from the first to the last
+ * answer.
+ */
+static int load(const struct target *t, long count, long conc, long *ok, double *secs)
+{
+	CURLM *m = curl_multi_init();
+	struct slot *sl = calloc((size_t)conc, sizeof *sl);
+	long started = 0, done = 0, failed = 0;
+	double t0;
+	int rc = -1;
+
+	*ok = 0;
+	if (!m || !sl)
+		goto out;
+	for (long i = 0; i < conc; i++)
+		if (!slot_init(&sl[i], t, t->url, true))
+			goto out;
+	t0 = now();
+	for (long i = 0; i < conc && started < count; i++, started++)
+		curl_multi_add_handle(m, sl[i].h);
+	while (done < count && now() - t0 < t->o->deadline) {
+		CURLMsg *msg;
+		int running, left;
+
+		curl_multi_perform(m, &running);
+		while ((msg = curl_multi_info_read(m, &left))) {
+			struct slot *s;
+			long status = 0;
+
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+			curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &status);
+			if (msg->data.result == CURLE_OK && status == t->ok_status)
+				(*ok)++;
+			else if (failed++ == 0)
+				fprintf(stderr, "bench_exchange: %s: %s %ld %s\n", t->url,
+					curl_easy_strerror(msg->data.result), status, s->resp);
+			done++;
+			curl_multi_remove_handle(m, s->h);
+			s->resp_len = 0;
+			if (started < count) {
+				curl_multi_add_handle(m, s->h);
+				started++;
+			}
+		}
+		if (done < count)
+			curl_multi_poll(m, NULL, 0, 100, NULL);
+	}
+	*secs = now() - t0;
+	if (done < count)
+		fprintf(stderr, "bench_exchange: %s: only %ld of %ld answered in %.0f s\n",
+			t->url, done, count, t->o->deadline);
+	rc = failed || done < count ? -1 : 0;
+out:
+	for (long i = 0; sl && i < conc; i++) {
+		if (sl[i].h)
+			curl_multi_remove_handle(m, sl[i].h);
+		slot_free(&sl[i]);
+	}
+	free(sl);
+	curl_multi_cleanup(m);
+	return rc;
+}
+
+/* The receiver's inbox items, durable, from its store; -1 on failure. */
+static long inbox_items(store *st, MDB_dbi dbi)
+{
+	MDB_txn *txn;
+	MDB_stat ms;
+	accord_error e = { 0 };
+	long n = -1;
+
+	if (store_read_begin(st, &txn, &e) != 0) {
+		fprintf(stderr, "bench_exchange: %s\n", accord_error_msg(&e));
+		return -1;
+	}
+	if (mdb_stat(txn, dbi, &ms) == 0)
+		n = (long)ms.ms_entries;
+	mdb_txn_abort(txn);
+	return n;
+}
+
+/* Wait, until t0 + deadline, for the inbox to hold want items: how many
+ * it holds, and *at the time it first held them. */
+static long wait_inbox(const struct opts *o, store *st, MDB_dbi dbi, long want, double t0,
+		       double *at)
+{
+	long n = inbox_items(st, dbi), seen = n;
+
+	*at = now();
+	while (n >= 0 && n < want && now() - t0 < o->deadline) {
+		usleep(POLL_MS * 1000);
+		n = inbox_items(st, dbi);
+		if (n > seen) {
+			seen = n;
+			*at = now();
+		}
+	}
+	return seen;
+}
+
+static void line(const char *bench, double v, const char *unit, const char *base,
+		 double bv)
+{
+	printf("{\"bench\":\"%s\",\"value\":%.*f,\"unit\":\"%s\",\"baseline\":\"%s\","
+	       "\"baseline_value\":%.*f,\"ratio\":%.3f}\n", bench, v < 100 ? 3 : 0, v, unit,
+	       base, bv < 100 ? 3 : 0, bv, bv > 0 ? v / bv : 0.0);
+	fflush(stdout);
+}
+
+/* Latencies of one at a time: the node's, its end to end, nginx's. */
+static int measure_latency(const struct opts *o, const struct target *ac,
+			   const struct target *ng)
+{
+	size_t n = (size_t)o->latency;
+	double *lat = calloc(n, sizeof *lat), *e2e = calloc(n, sizeof *e2e);
+	double *base = calloc(n, sizeof *base);
+	int rc = -1;
+
+	/* A first few of each warm the connections up, then the measured ones. */
+	if (!lat || !e2e || !base || sequential(ac, n < 20 ? (long)n : 20, o->receiver, lat, e2e) ||
+	    sequential(ac, o->latency, o->receiver, lat, e2e) != 0 ||
+	    sequential(ng, n < 20 ? (long)n : 20, NULL, base, NULL) != 0 ||
+	    sequential(ng, o->latency, NULL, base, NULL) != 0)
+		goto out;
+	line("exchange_latency_p50", 1e3 * percentile(lat, n, 50), "ms",
+	     "nginx_mtls_post_p50", 1e3 * percentile(base, n, 50));
+	line("exchange_latency_p99", 1e3 * percentile(lat, n, 99), "ms",
+	     "nginx_mtls_post_p99", 1e3 * percentile(base, n, 99));
+	line("exchange_e2e_latency_p50", 1e3 * percentile(e2e, n, 50), "ms",
+	     "nginx_mtls_post_p50", 1e3 * percentile(base, n, 50));
+	line("exchange_e2e_latency_p99", 1e3 * percentile(e2e, n, 99), "ms",
+	     "nginx_mtls_post_p99", 1e3 * percentile(base, n, 99));
+	rc = 0;
+out:
+	free(lat);
+	free(e2e);
+	free(base);
+	return rc;
+}
+
+/* nginx's rate, then the end-to-end rate and the sender's acceptance rate. */
+static int measure_rate(const struct opts *o, const struct target *ac,
+			const struct target *ng)
+{
+	store_options so = { .read_only = true };
+	store *st = NULL;
+	MDB_dbi dbi;
+	accord_error e = { 0 };
+	double t0, secs, nsecs, t_in;
+	long ok, before, in;
+	int rc = -1;
+
+	if (store_open(o->receiver_data, &so, &st, &e) != 0 ||
+	    store_db(st, "inbox", 0, &dbi, &e) != 0) {
+		fprintf(stderr, "bench_exchange: %s\n", accord_error_msg(&e));
+		goto out;
+	}
+	before = inbox_items(st, dbi);
+	if (before < 0 || load(ng, o->count, o->concurrency, &ok, &nsecs) != 0)
+		goto out;
+	t0 = now();
+	if (load(ac, o->count, o->concurrency, &ok, &secs) != 0)
+		goto out;
+	in = wait_inbox(o, st, dbi, before + ok, t0, &t_in) - before;
+	if (in <= 0)
+		goto out;
+	line("exchange", (double)in / (t_in - t0), "disclosures/s", "nginx_mtls_post",
+	     (double)o->count / nsecs);
+	line("exchange_accepted", (double)o->count / secs, "requests/s", "nginx_mtls_post",
+	     (double)o->count / nsecs);
+	fprintf(stderr, "bench_exchange: %ld disclosures: all 202 after %.2f s; %ld in the "
+		"receiver's inbox after %.2f s%s; the sender's outbox: %ld delivered, %ld "
+		"pending, %ld paused\n", o->count, secs, in, t_in - t0,
+		in < ok ? " (the deadline: the rate is of those)" : "",
+		api_number(o, o->sender, "/v1/status", "outbox", "delivered"),
+		api_number(o, o->sender, "/v1/status", "outbox", "pending"),
+		api_number(o, o->sender, "/v1/status", "outbox", "paused"));
+	rc = 0;
+out:
+	store_close(st);
+	return rc;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: bench_exchange --sender SOCK --receiver SOCK --receiver-data DIR\n"
+		"       --body FILE "
+		"--nginx URL --cert PEM --key PEM --pin sha256//B64 --cainfo PEM\n"
+		"       [--count N] [--concurrency K] [--latency N] [--deadline SECONDS]\n"
+		"Run by tests/bench/exchange.sh, which starts the nodes and nginx.\n");
+}
+
+static int parse(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{ "sender", 1, NULL, 's' }, { "receiver", 1, NULL, 'r' },
+		{ "receiver-data", 1, NULL, 'd' },
+		{ "body", 1, NULL, 'b' }, { "nginx", 1, NULL, 'n' },
+		{ "cert", 1, NULL, 'c' }, { "key", 1, NULL, 'k' }, { "pin", 1, NULL, 'p' },
+		{ "cainfo", 1, NULL, 'a' }, { "count", 1, NULL, 'N' },
+		{ "concurrency", 1, NULL, 'K' }, { "latency", 1, NULL, 'L' },
+		{ "deadline", 1, NULL, 'D' }, { NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 's': o->sender = optarg; break;
+		case 'r': o->receiver = optarg; break;
+		case 'd': o->receiver_data = optarg; break;
+		case 'b': o->body_path = optarg; break;
+		case 'n': o->nginx_url = optarg; break;
+		case 'c': o->cert = optarg; break;
+		case 'k': o->key = optarg; break;
+		case 'p': o->pin = optarg; break;
+		case 'a': o->cainfo = optarg; break;
+		case 'N': o->count = strtol(optarg, NULL, 10); break;
+		case 'K': o->concurrency = strtol(optarg, NULL, 10); break;
+		case 'L': o->latency = strtol(optarg, NULL, 10); break;
+		case 'D': o->deadline = strtod(optarg, NULL); break;
+		default: return -1;
+		}
+	}
+	if (!o->sender || !o->receiver || !o->receiver_data || !o->body_path || !o->nginx_url || !o->cert ||
+	    !o->key || !o->pin || !o->cainfo || o->count < 1 || o->count > 10000000 ||
+	    o->concurrency < 1 || o->concurrency > 1024 || o->latency < 1 ||
+	    o->latency > 1000000 || o->deadline <= 0)
+		return -1;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { .count = 20000, .concurrency = 64, .latency = 500, .deadline = 60 };
+	struct target ac, ng;
+	accord_error e = { 0 };
+	char *body = NULL;
+	size_t len;
+	int status = 1;
+
+	if (parse(argc, argv, &o) != 0) {
+		usage();
+		return 2;
+	}
+	if (fs_read_file(o.body_path, 1 << 20, &body, &len, &e) != 0) {
+		fprintf(stderr, "bench_exchange: %s\n", accord_error_msg(&e));
+		return 1;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		goto out;
+	ac = (struct target){ .url = "http://localhost/v1/disclosures", .unix_path = o.sender,
+			      .o = &o, .body = body, .len = len, .ok_status = 202 };
+	ng = (struct target){ .url = o.nginx_url, .o = &o, .body = body, .len = len,
+			      .ok_status = 200 };
+	fprintf(stderr, "bench_exchange: body %zu bytes, %ld requests %ld at a time, "
+		"latency over %ld one at a time\n", len, o.count, o.concurrency, o.latency);
+	if (measure_latency(&o, &ac, &ng) == 0 && measure_rate(&o, &ac, &ng) == 0)
+		status = 0;
+	curl_global_cleanup();
+out:
+	free(body);
+	return status;
+}
