@@ -197,7 +197,9 @@ int courier_open(struct event_base *base, tls *client, long timeout_ms, courier 
 	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
 	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
 	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
-	curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 4L);
+	/* Several connections a partner: the receiver commits what arrives
+	 * together as one batch, so more in flight means fewer syncs each. */
+	curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 16L);
 	*out = c;
 	return 0;
 }

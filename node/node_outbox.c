@@ -25,6 +25,10 @@ struct flight {
 	state_outbox_item *item;       /* owned */
 	Accord__Envelope__Envelope *env; /* owned, unpacked from item */
 	uint8_t peer_key[CRYPTO_SHA256_LEN];
+	/* The receiver's checkpoint we held when posting: its receipt proves
+	 * its new checkpoint consistent with this one. */
+	bool have_sent_held;
+	witness_checkpoint sent_held;
 };
 
 static void flight_free(struct flight *f)
@@ -32,6 +36,7 @@ static void flight_free(struct flight *f)
 	if (!f)
 		return;
 	state_free(f->item);
+	witness_checkpoint_free(&f->sent_held);
 	if (f->env)
 		protobuf_c_message_free_unpacked(&f->env->base, NULL);
 	free(f);
@@ -194,13 +199,16 @@ static void on_answer(const courier_result *r, void *arg)
 		settle(n, f, AUDIT_DELIVERED, AUDIT_DENIED, why, NULL);
 		goto out;
 	}
+	/* The receipt's proof starts from the checkpoint we held when posting.
+	 * The witness advances only along proven steps: when that is still
+	 * the one held now (posts in flight together may have moved it). */
 	have_held = witness_get(n->wit, to->id, &held, NULL) == 0;
 	{
 		uint8_t digest[CRYPTO_SHA256_LEN];
 		receipt_expect x = {
 			.message_id = f->id, .id_len = STATE_ID_LEN, .record_digest = digest,
 			.receiver = to->id, .receiver_key = to->signing_key,
-			.held = have_held ? &held : NULL,
+			.held = f->have_sent_held ? &f->sent_held : NULL,
 		};
 
 		if (crypto_sha256(f->env->record.data, f->env->record.len, digest) != 0 ||
@@ -225,7 +233,11 @@ static void on_answer(const courier_result *r, void *arg)
 	if (f->item->receipt.data)
 		memcpy(f->item->receipt.data, r->body, r->len);
 	settle(n, f, AUDIT_DELIVERED, AUDIT_SUCCESS, NULL,
-	       info.advances ? info.checkpoint.note : NULL);
+	       info.advances && (!have_held || (f->have_sent_held &&
+						 held.size == f->sent_held.size &&
+						 !memcmp(held.root, f->sent_held.root,
+							 AUDIT_HASH_LEN))) ?
+	       info.checkpoint.note : NULL);
 out:
 	receipt_info_free(&info);
 	witness_checkpoint_free(&held);
@@ -252,7 +264,6 @@ static void post(node *n, const uint8_t id[STATE_ID_LEN], state_outbox_item *it)
 	const protocol *p = n->proto;
 	const protocol_partner *to = p ? protocol_partner_find(p, it->recipient) : NULL;
 	struct flight *f;
-	witness_checkpoint held = { 0 };
 	uint8_t *bytes;
 	size_t len;
 	char url[600];
@@ -271,9 +282,9 @@ static void post(node *n, const uint8_t id[STATE_ID_LEN], state_outbox_item *it)
 		return;
 	}
 	/* Tell the receiver which of its checkpoints we hold, for its proof. */
-	if (witness_get(n->wit, to->id, &held, NULL) == 0) {
-		f->env->witness_size = held.size;
-		witness_checkpoint_free(&held);
+	if (witness_get(n->wit, to->id, &f->sent_held, NULL) == 0) {
+		f->env->witness_size = f->sent_held.size;
+		f->have_sent_held = true;
 	}
 	len = accord__envelope__envelope__get_packed_size(f->env);
 	bytes = malloc(len);

@@ -1,4 +1,8 @@
 /* peer.c - the HTTPS listener other nodes talk to. */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <event2/bufferevent_ssl.h>
 #include <event2/http.h>
 #include <openssl/ssl.h>
@@ -32,6 +36,11 @@ static const protocol_partner *request_partner(peer *p, struct evhttp_request *r
 	SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
 
 	if (!ssl || !tls_peer_spki(ssl, spki))
+		return NULL;
+	/* Answers go out in more than one write: without this the last part
+	 * waits for the client's delayed ACK. */
+	if (setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &(int){ 1 },
+		       sizeof(int)) != 0)
 		return NULL;
 	return node_partner_by_spki(p->n, spki);
 }
