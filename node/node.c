@@ -330,6 +330,70 @@ static int commit_ops(node *n, bool *want_note, accord_error *e)
 	return audit_batch_commit(b, put_all, n, e);
 }
 
+int node_sign_head(node *n, char **note, accord_error *e)
+{
+	uint8_t root[AUDIT_HASH_LEN];
+	uint64_t size;
+	int64_t now = node_now_ms();
+	int rc;
+
+	if (now - n->ckpt_stored_ms >= 1000) {
+		rc = audit_checkpoint(n->au, n->signer, n->origin, note, e);
+		if (rc == 0)
+			n->ckpt_stored_ms = now;
+		return rc;
+	}
+	rc = audit_size(n->au, &size, e);
+	if (rc == 0)
+		rc = audit_root(n->au, size, root, e);
+	if (rc == 0)
+		rc = audit_note_sign(n->origin, size, root, n->signer, note, e);
+	return rc;
+}
+
+void node_keep_receipt(node *n, const uint8_t id[STATE_ID_LEN], state_inbox_item *item)
+{
+	if (n->n_rcpt == n->cap_rcpt) {
+		size_t cap = n->cap_rcpt ? n->cap_rcpt * 2 : 16;
+		struct kept_receipt *r = reallocarray(n->rcpt, cap, sizeof *r);
+
+		if (!r) {
+			/* Not kept: a repeat of this delivery gets a new receipt. */
+			state_free(item);
+			return;
+		}
+		n->rcpt = r;
+		n->cap_rcpt = cap;
+	}
+	memcpy(n->rcpt[n->n_rcpt].id, id, STATE_ID_LEN);
+	n->rcpt[n->n_rcpt++].item = item;
+}
+
+static int put_receipts(MDB_txn *txn, void *ctx, accord_error *e)
+{
+	node *n = ctx;
+
+	for (size_t i = 0; i < n->n_rcpt; i++) {
+		int rc = state_inbox_put(n->sb, txn, n->rcpt[i].id, n->rcpt[i].item, e);
+
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void store_receipts(node *n)
+{
+	accord_error e = { 0 };
+
+	if (n->n_rcpt && store_write(n->st, put_receipts, n, &e) != 0)
+		node_log(n, "cannot keep %zu receipts (repeats will get new ones): %s",
+			 n->n_rcpt, accord_error_msg(&e));
+	for (size_t i = 0; i < n->n_rcpt; i++)
+		state_free(n->rcpt[i].item);
+	n->n_rcpt = 0;
+}
+
 static void flush(evutil_socket_t fd, short what, void *arg)
 {
 	node *n = arg;
@@ -349,7 +413,7 @@ static void flush(evutil_socket_t fd, short what, void *arg)
 			 accord_error_msg(&e));
 	} else if (want_note) {
 		/* One signed checkpoint for every receipt of the batch. */
-		rc = audit_checkpoint(n->au, n->signer, n->origin, &note, &e);
+		rc = node_sign_head(n, &note, &e);
 		if (rc != 0)
 			node_log(n, "cannot sign a checkpoint: %s", accord_error_msg(&e));
 	}
@@ -365,6 +429,7 @@ static void flush(evutil_socket_t fd, short what, void *arg)
 		ops = next;
 	}
 	free(note);
+	store_receipts(n);
 }
 
 /* ---- open and close --------------------------------------------------------- */
@@ -446,6 +511,8 @@ void node_close(node *n)
 		event_free(n->flush_ev);
 	if (n->deliver_ev)
 		event_free(n->deliver_ev);
+	store_receipts(n);
+	free(n->rcpt);
 	state_close(n->sb);
 	witness_close(n->wit);
 	audit_close(n->au);

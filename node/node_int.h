@@ -96,8 +96,23 @@ struct node {
 	size_t in_flight;
 	bool broken;                /* the audit cannot be written: share nothing */
 	bool stopping;              /* SIGTERM: finish, take nothing new */
+	int64_t ckpt_stored_ms;     /* when a checkpoint was last stored */
+	struct kept_receipt {       /* receipts to store after the batch */
+		uint8_t id[STATE_ID_LEN];
+		state_inbox_item *item;
+	} *rcpt;
+	size_t n_rcpt, cap_rcpt;
 	struct metrics m;
 };
+
+/* A signed checkpoint of the log's head for receipts (malloc'd). It is
+ * stored (a transaction of its own) at most once a second; in between it
+ * is only signed: any note is as good a witness. */
+int node_sign_head(node *n, char **note, accord_error *e) ACCORD_MUST_CHECK;
+
+/* Keep an inbox item, its receipt now set, to store after this turn's
+ * answers (one transaction for all of them); takes the item. */
+void node_keep_receipt(node *n, const uint8_t id[STATE_ID_LEN], state_inbox_item *item);
 
 /* Queue op for this loop turn's commit (takes ownership). */
 void node_enqueue(node *n, struct op *op);

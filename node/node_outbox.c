@@ -352,7 +352,7 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 
 	if (!node_protocol(n) || n->stopping)
 		return;    /* nothing leaves without a protocol in force */
-	rc = state_outbox_each(n->sb, scan_item, &sc, &e);
+	rc = state_outbox_each_pending(n->sb, scan_item, &sc, &e);
 	if (rc < 0)
 		node_log(n, "cannot read the outbox: %s", accord_error_msg(&e));
 	for (size_t i = 0; i < sc.n_due; i++)

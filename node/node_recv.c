@@ -176,26 +176,37 @@ static int received_put(node *n, MDB_txn *txn, struct op *op, accord_error *e)
 	return rc;
 }
 
-struct receipt_put {
-	node *n;
-	struct op *op;
-};
-
-static int receipt_store(MDB_txn *txn, void *ctx, accord_error *e)
-{
-	struct receipt_put *r = ctx;
-
-	return state_inbox_put(r->n->sb, txn, r->op->id, r->op->inbox, e);
-}
-
-/* Sign the receipt with the batch's checkpoint, keep it for repeats, send. */
-static void received_done(node *n, struct op *op, int rc, const accord_error *e)
+/* A receipt for the stored envelope of item, with the checkpoint note and a
+ * consistency proof from the checkpoint the sender holds (witness_size). */
+static int make_receipt(node *n, const uint8_t id[STATE_ID_LEN], const state_inbox_item *it,
+			uint64_t witness_size, const char *note, uint8_t **bytes,
+			size_t *len, accord_error *e)
 {
 	Accord__Envelope__Envelope *env;
 	audit_proof proof = { 0 };
+	uint8_t digest[CRYPTO_SHA256_LEN];
+	int rc;
+
+	env = accord__envelope__envelope__unpack(NULL, it->envelope.len, it->envelope.data);
+	if (!env)
+		return accord_fail(e, ACCORD_EPARSE, "the stored envelope does not unpack");
+	rc = crypto_sha256(env->record.data, env->record.len, digest);
+	if (rc == 0)
+		rc = receipt_consistency(n->au, witness_size, note, &proof, e);
+	if (rc == 0)
+		rc = receipt_make(n->signer, id, STATE_ID_LEN, digest, n->cf.partner,
+				  it->received_ms / 1000, note, &proof, bytes, len, e);
+	protobuf_c_message_free_unpacked(&env->base, NULL);
+	return rc;
+}
+
+/* Answer with a receipt signed with the batch's checkpoint, and keep it for
+ * repeats (stored after this turn's answers, all in one transaction). */
+static void received_done(node *n, struct op *op, int rc, const accord_error *e)
+{
+	Accord__Envelope__Envelope *env;
 	accord_error e2 = { 0 };
-	struct receipt_put rp = { n, op };
-	uint8_t *bytes = NULL, digest[CRYPTO_SHA256_LEN];
+	uint8_t *bytes = NULL;
 	size_t len;
 
 	if (rc != 0 || !op->note) {
@@ -206,22 +217,18 @@ static void received_done(node *n, struct op *op, int rc, const accord_error *e)
 	n->m.received++;
 	env = accord__envelope__envelope__unpack(NULL, op->inbox->envelope.len,
 						 op->inbox->envelope.data);
-	if (!env || crypto_sha256(env->record.data, env->record.len, digest) != 0 ||
-	    receipt_consistency(n->au, env->witness_size, op->note, &proof, &e2) != 0 ||
-	    receipt_make(n->signer, op->id, STATE_ID_LEN, digest, n->cf.partner,
-			 op->inbox->received_ms / 1000, op->note, &proof, &bytes, &len, &e2) != 0) {
+	if (!env || make_receipt(n, op->id, op->inbox, env->witness_size, op->note, &bytes,
+				 &len, &e2) != 0) {
 		node_log(n, "cannot make a receipt for %s: %s", op->id_hex, accord_error_msg(&e2));
 		answer(op->reply, op->reply_arg, 503, "received, but no receipt could be made; "
 		       "send it again for the receipt");
-		goto out;
+	} else {
+		op->inbox->receipt.data = bytes;
+		op->inbox->receipt.len = len;
+		answer_receipt(op->reply, op->reply_arg, bytes, len);
+		node_keep_receipt(n, op->id, op->inbox);
+		op->inbox = NULL;
 	}
-	op->inbox->receipt.data = bytes;
-	op->inbox->receipt.len = len;
-	if (store_write(n->st, receipt_store, &rp, &e2) != 0)
-		node_log(n, "cannot keep the receipt for %s: %s", op->id_hex,
-			 accord_error_msg(&e2));
-	answer_receipt(op->reply, op->reply_arg, bytes, len);
-out:
 	if (env)
 		protobuf_c_message_free_unpacked(&env->base, NULL);
 }
@@ -290,9 +297,19 @@ static bool answer_repeat(node *n, const Accord__Envelope__Envelope *env, node_r
 
 	if (state_inbox_get(n->sb, env->message_id.data, &it, NULL) != 0)
 		return false;
-	if (!it->receipt.len)
-		answer(fn, arg, 503, "received before, its receipt is not ready; try again");
-	else if (receipt_reprove(n->au, it->receipt.data, it->receipt.len, env->witness_size,
+	if (!it->receipt.len) {
+		/* Received, but the node stopped before its receipt was kept:
+		 * a receipt now, with the log's current head. */
+		char *note = NULL;
+
+		if (node_sign_head(n, &note, &e) == 0 &&
+		    make_receipt(n, env->message_id.data, it, env->witness_size, note, &bytes,
+				 &len, &e) == 0)
+			answer_receipt(fn, arg, bytes, len);
+		else
+			answer(fn, arg, 503, accord_error_msg(&e));
+		free(note);
+	} else if (receipt_reprove(n->au, it->receipt.data, it->receipt.len, env->witness_size,
 				 &bytes, &len, &e) != 0)
 		answer(fn, arg, 503, accord_error_msg(&e));
 	else

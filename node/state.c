@@ -6,6 +6,7 @@
 struct state {
 	store *st;
 	MDB_dbi outbox, inbox, cases;
+	MDB_dbi pending;      /* ids of the outbox items still PENDING */
 };
 
 int state_open(store *st, state **out, accord_error *e)
@@ -21,6 +22,8 @@ int state_open(store *st, state **out, accord_error *e)
 		rc = store_db(st, "inbox", 0, &s->inbox, e);
 	if (rc == 0)
 		rc = store_db(st, "cases", 0, &s->cases, e);
+	if (rc == 0)
+		rc = store_db(st, "outbox_pending", 0, &s->pending, e);
 	if (rc != 0) {
 		free(s);
 		return rc;
@@ -126,7 +129,17 @@ out:
 int state_outbox_put(state *s, MDB_txn *txn, const uint8_t id[STATE_ID_LEN],
 		     const state_outbox_item *item, accord_error *e)
 {
-	return put(txn, s->outbox, id, STATE_ID_LEN, &item->base, e);
+	MDB_val k = { STATE_ID_LEN, (void *)id }, none = { 0, NULL };
+	int rc = put(txn, s->outbox, id, STATE_ID_LEN, &item->base, e);
+
+	if (rc != 0)
+		return rc;
+	/* The pending index follows the item's state, in the same transaction. */
+	if (item->state == ACCORD__STATE__OUTBOX_ITEM__STATE__PENDING)
+		rc = mdb_put(txn, s->pending, &k, &none, 0);
+	else if ((rc = mdb_del(txn, s->pending, &k, NULL)) == MDB_NOTFOUND)
+		rc = 0;
+	return rc ? store_fail(e, rc, "indexing the outbox") : 0;
 }
 
 int state_inbox_put(state *s, MDB_txn *txn, const uint8_t id[STATE_ID_LEN],
@@ -203,6 +216,47 @@ static int visit(const MDB_val *k, const ProtobufCMessage *m, void *arg)
 		return 0; /* not an item of ours */
 	return c->ofn ? c->ofn(k->mv_data, (const state_outbox_item *)m, c->ctx) :
 			c->ifn(k->mv_data, (const state_inbox_item *)m, c->ctx);
+}
+
+int state_outbox_each_pending(state *s, state_outbox_fn fn, void *ctx, accord_error *e)
+{
+	MDB_txn *txn;
+	MDB_cursor *c;
+	MDB_val k, v, item;
+	int rc = store_read_begin(s->st, &txn, e), op = MDB_FIRST;
+
+	if (rc != 0)
+		return rc;
+	rc = mdb_cursor_open(txn, s->pending, &c);
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		return store_fail(e, rc, "reading the outbox");
+	}
+	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
+		state_outbox_item *m;
+		int stop;
+
+		op = MDB_NEXT;
+		if (k.mv_size != STATE_ID_LEN || mdb_get(txn, s->outbox, &k, &item) != 0)
+			continue;    /* an index entry without its item: skip it */
+		m = accord__state__outbox_item__unpack(NULL, item.mv_size, item.mv_data);
+		if (!m) {
+			rc = ACCORD_EPARSE;
+			accord_fail(e, rc, "a stored OutboxItem does not unpack");
+			goto out;
+		}
+		stop = fn(k.mv_data, m, ctx);
+		state_free(m);
+		if (stop != 0) {
+			rc = stop;
+			goto out;
+		}
+	}
+	rc = rc == MDB_NOTFOUND ? 0 : store_fail(e, rc, "reading the outbox");
+out:
+	mdb_cursor_close(c);
+	mdb_txn_abort(txn);
+	return rc;
 }
 
 int state_outbox_each(state *s, state_outbox_fn fn, void *ctx, accord_error *e)

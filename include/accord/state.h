@@ -11,6 +11,7 @@
  *   outbox  message id (16 bytes)                  -> OutboxItem
  *   inbox   message id (16 bytes)                  -> InboxItem
  *   cases   referrer \0 recipient \0 referral_id   -> CaseItem
+ *   outbox_pending  message id -> (empty): the PENDING items
  */
 #ifndef ACCORD_STATE_H
 #define ACCORD_STATE_H
@@ -60,6 +61,11 @@ typedef int (*state_inbox_fn)(const uint8_t id[STATE_ID_LEN], const state_inbox_
 int state_outbox_each(state *s, state_outbox_fn fn, void *ctx, accord_error *e)
 	ACCORD_MUST_CHECK;
 int state_inbox_each(state *s, state_inbox_fn fn, void *ctx, accord_error *e)
+	ACCORD_MUST_CHECK;
+
+/* Visit only the outbox items still PENDING (an index kept by
+ * state_outbox_put in the same transaction): the deliveries' hot path. */
+int state_outbox_each_pending(state *s, state_outbox_fn fn, void *ctx, accord_error *e)
 	ACCORD_MUST_CHECK;
 
 #endif
