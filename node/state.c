@@ -85,8 +85,10 @@ static int get(state *s, MDB_dbi dbi, const void *key, size_t klen,
 
 typedef int (*each_fn)(const MDB_val *k, const ProtobufCMessage *m, void *ctx);
 
-static int each(state *s, MDB_dbi dbi, const ProtobufCMessageDescriptor *d, each_fn fn,
-		void *ctx, accord_error *e)
+/* Walk dbi in key order, unpacking each value; or, with via, walk dbi's
+ * keys and unpack the value each key has in *via (an index's items). */
+static int each(state *s, MDB_dbi dbi, const MDB_dbi *via,
+		const ProtobufCMessageDescriptor *d, each_fn fn, void *ctx, accord_error *e)
 {
 	MDB_txn *txn;
 	MDB_cursor *c;
@@ -103,10 +105,13 @@ static int each(state *s, MDB_dbi dbi, const ProtobufCMessageDescriptor *d, each
 	/* LMDB's codes and the visitor's are kept apart: a visitor may stop
 	 * the walk with any value, positive ones included. */
 	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
-		ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, v.mv_size, v.mv_data);
+		ProtobufCMessage *m;
 		int stop;
 
 		op = MDB_NEXT;
+		if (via && mdb_get(txn, *via, &k, &v) != 0)
+			continue;    /* an index entry without its item: skip it */
+		m = protobuf_c_message_unpack(d, NULL, v.mv_size, v.mv_data);
 		if (!m) {
 			rc = ACCORD_EPARSE;
 			accord_fail(e, rc, "a stored %s does not unpack", d->short_name);
@@ -218,57 +223,24 @@ static int visit(const MDB_val *k, const ProtobufCMessage *m, void *arg)
 			c->ifn(k->mv_data, (const state_inbox_item *)m, c->ctx);
 }
 
-int state_outbox_each_pending(state *s, state_outbox_fn fn, void *ctx, accord_error *e)
-{
-	MDB_txn *txn;
-	MDB_cursor *c;
-	MDB_val k, v, item;
-	int rc = store_read_begin(s->st, &txn, e), op = MDB_FIRST;
-
-	if (rc != 0)
-		return rc;
-	rc = mdb_cursor_open(txn, s->pending, &c);
-	if (rc != 0) {
-		mdb_txn_abort(txn);
-		return store_fail(e, rc, "reading the outbox");
-	}
-	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
-		state_outbox_item *m;
-		int stop;
-
-		op = MDB_NEXT;
-		if (k.mv_size != STATE_ID_LEN || mdb_get(txn, s->outbox, &k, &item) != 0)
-			continue;    /* an index entry without its item: skip it */
-		m = accord__state__outbox_item__unpack(NULL, item.mv_size, item.mv_data);
-		if (!m) {
-			rc = ACCORD_EPARSE;
-			accord_fail(e, rc, "a stored OutboxItem does not unpack");
-			goto out;
-		}
-		stop = fn(k.mv_data, m, ctx);
-		state_free(m);
-		if (stop != 0) {
-			rc = stop;
-			goto out;
-		}
-	}
-	rc = rc == MDB_NOTFOUND ? 0 : store_fail(e, rc, "reading the outbox");
-out:
-	mdb_cursor_close(c);
-	mdb_txn_abort(txn);
-	return rc;
-}
-
 int state_outbox_each(state *s, state_outbox_fn fn, void *ctx, accord_error *e)
 {
 	struct each_ctx c = { .ofn = fn, .ctx = ctx };
 
-	return each(s, s->outbox, &accord__state__outbox_item__descriptor, visit, &c, e);
+	return each(s, s->outbox, NULL, &accord__state__outbox_item__descriptor, visit, &c, e);
+}
+
+int state_outbox_each_pending(state *s, state_outbox_fn fn, void *ctx, accord_error *e)
+{
+	struct each_ctx c = { .ofn = fn, .ctx = ctx };
+
+	return each(s, s->pending, &s->outbox, &accord__state__outbox_item__descriptor, visit,
+		    &c, e);
 }
 
 int state_inbox_each(state *s, state_inbox_fn fn, void *ctx, accord_error *e)
 {
 	struct each_ctx c = { .ifn = fn, .ctx = ctx };
 
-	return each(s, s->inbox, &accord__state__inbox_item__descriptor, visit, &c, e);
+	return each(s, s->inbox, NULL, &accord__state__inbox_item__descriptor, visit, &c, e);
 }
