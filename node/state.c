@@ -88,7 +88,7 @@ static int each(state *s, MDB_dbi dbi, const ProtobufCMessageDescriptor *d, each
 	MDB_txn *txn;
 	MDB_cursor *c;
 	MDB_val k, v;
-	int rc = store_read_begin(s->st, &txn, e), op = MDB_FIRST;
+	int rc = store_read_begin(s->st, &txn, e), op = MDB_FIRST, stop = 0;
 
 	if (rc != 0)
 		return rc;
@@ -106,12 +106,16 @@ static int each(state *s, MDB_dbi dbi, const ProtobufCMessageDescriptor *d, each
 					 d->short_name);
 			break;
 		}
-		rc = fn(&k, m, ctx);
+		/* The visitor's non-zero answer is returned as it is, not
+		 * taken for an LMDB code. */
+		stop = fn(&k, m, ctx);
 		protobuf_c_message_free_unpacked(m, NULL);
-		if (rc != 0)
+		if (stop != 0)
 			break;
 	}
-	if (rc == MDB_NOTFOUND)
+	if (stop != 0)
+		rc = stop;
+	else if (rc == MDB_NOTFOUND)
 		rc = 0;
 	else if (store_mdb_code(rc))
 		rc = store_fail(e, rc, "reading the node's state");
