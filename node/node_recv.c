@@ -13,14 +13,6 @@
 #include "node_case.h"
 #include "node_int.h"
 
-struct inbound {
-	const protocol_partner *from;
-	const uint8_t *spki;
-	Accord__Envelope__Envelope *env;
-	const protocol_rule *rule;
-	ProtobufCMessage *record;
-};
-
 static void answer(node_reply_fn fn, void *arg, int status, const char *msg)
 {
 	node_reply r = { .status = status, .json = json_pack("{s:s}", "error", msg) };
@@ -98,11 +90,9 @@ static void refuse(node *n, const struct inbound *in, int status, node_reply_fn 
 
 /* ---- the checks ------------------------------------------------------------------ */
 
-/* Check the envelope and its record; 0 or the refusal's HTTP status, with
- * the reason in why. */
-static int check(node *n, struct inbound *in, char *why, size_t size)
+int node_envelope_check(const protocol *p, const policy *pol, const char *self,
+			struct inbound *in, char *why, size_t size)
 {
-	const protocol *p = n->proto;
 	const Accord__Envelope__Envelope *env = in->env;
 	const ProtobufCMessageDescriptor *d;
 	const record_selection *sel;
@@ -126,42 +116,52 @@ static int check(node *n, struct inbound *in, char *why, size_t size)
 	if (strcmp(env->sender, in->from->id) != 0)
 		return snprintf(why, size, "the envelope says it is from '%s', but the TLS "
 				"key is %s's", env->sender, in->from->id), 403;
-	if (strcmp(env->recipient, n->cf.partner) != 0)
+	if (strcmp(env->recipient, self) != 0)
 		return snprintf(why, size, "the envelope is for '%s', not for '%s'",
-				env->recipient, n->cf.partner), 422;
+				env->recipient, self), 422;
 	in->rule = protocol_rule_find(p, env->rule_id);
 	if (!in->rule)
 		return snprintf(why, size, "the protocol in force has no rule '%s'",
 				env->rule_id), 403;
 	for (size_t i = 0; i < in->rule->n_to; i++)
-		to_us |= strcmp(in->rule->to[i], n->cf.partner) == 0;
+		to_us |= strcmp(in->rule->to[i], self) == 0;
 	if (strcmp(in->rule->from, in->from->id) != 0 || !to_us)
 		return snprintf(why, size, "rule '%s' does not let %s share with %s",
-				in->rule->id, in->from->id, n->cf.partner), 403;
+				in->rule->id, in->from->id, self), 403;
 	if (strcmp(in->rule->purpose, env->purpose) != 0 ||
 	    strcmp(in->rule->record, env->record_type) != 0)
 		return snprintf(why, size, "rule '%s' is for %s records for purpose %s, not "
 				"%s for %s", in->rule->id, in->rule->record, in->rule->purpose,
 				env->record_type, env->purpose), 403;
 	d = record_type_find(env->record_type);
-	sel = policy_rule_selection(n->pol, in->rule);
+	sel = policy_rule_selection(pol, in->rule);
 	if (!d || !sel)
 		return snprintf(why, size, "unknown record type '%s'", env->record_type), 422;
 	if (record_unpack(d, env->record.data, env->record.len, &in->record, &e) != 0 ||
 	    record_check(sel, in->record, &e) != 0)
 		return snprintf(why, size, "%s", accord_error_msg(&e)), 422;
-	if (in->rule->when == PROTOCOL_WHEN_IN_CASE) {
-		state_case_item *c = node_case_find(n, in->from->id, n->cf.partner,
-						    node_referral_id(in->record));
-		policy_case_state st = node_case_state(c);
+	return 0;
+}
 
-		state_free(c);
-		if (st != POLICY_CASE_ACCEPTED)
-			return snprintf(why, size, "rule '%s' applies only in an accepted, open "
-					"case, and there is none here about referral '%s'",
-					in->rule->id, node_referral_id(in->record) ?
-					node_referral_id(in->record) : ""), 403;
-	}
+/* node_envelope_check, then a rule's in-case condition against the cases
+ * in the store. */
+static int check(node *n, struct inbound *in, char *why, size_t size)
+{
+	int status = node_envelope_check(n->proto, n->pol, n->cf.partner, in, why, size);
+	const char *rid;
+	state_case_item *c;
+	policy_case_state st;
+
+	if (status != 0 || in->rule->when != PROTOCOL_WHEN_IN_CASE)
+		return status;
+	rid = node_referral_id(in->record);
+	c = node_case_find(n, in->from->id, n->cf.partner, rid);
+	st = node_case_state(c);
+	state_free(c);
+	if (st != POLICY_CASE_ACCEPTED)
+		return snprintf(why, size, "rule '%s' applies only in an accepted, open case, "
+				"and there is none here about referral '%s'", in->rule->id,
+				rid ? rid : ""), 403;
 	return 0;
 }
 
@@ -178,25 +178,60 @@ static int received_put(node *n, MDB_txn *txn, struct op *op, accord_error *e)
 
 struct receipt_put {
 	node *n;
-	struct op *op;
+	const uint8_t *id;
+	const state_inbox_item *it;
 };
 
 static int receipt_store(MDB_txn *txn, void *ctx, accord_error *e)
 {
 	struct receipt_put *r = ctx;
 
-	return state_inbox_put(r->n->sb, txn, r->op->id, r->op->inbox, e);
+	return state_inbox_put(r->n->sb, txn, r->id, r->it, e);
+}
+
+/*
+ * Sign the receipt for inbox item it (message id) with our checkpoint note
+ * and the consistency proof the sender needs for the checkpoint of ours it
+ * holds (the witness_size of the envelope delivered now, or of the stored
+ * one when now is NULL), and keep it with the item for repeats. On success
+ * it->receipt holds the receipt bytes (it owns them).
+ */
+static int give_receipt(node *n, const uint8_t id[STATE_ID_LEN], state_inbox_item *it,
+			const Accord__Envelope__Envelope *now, const char *note, accord_error *e)
+{
+	Accord__Envelope__Envelope *env;
+	audit_proof proof = { 0 };
+	struct receipt_put rp = { n, id, it };
+	uint8_t *bytes = NULL, digest[CRYPTO_SHA256_LEN];
+	size_t len;
+	int rc;
+
+	env = accord__envelope__envelope__unpack(NULL, it->envelope.len, it->envelope.data);
+	if (!env)
+		return accord_fail(e, ACCORD_EPARSE, "the stored envelope does not unpack");
+	rc = crypto_sha256(env->record.data, env->record.len, digest);
+	if (rc == 0)
+		rc = receipt_consistency(n->au, (now ? now : env)->witness_size, note,
+					 &proof, e);
+	if (rc == 0)
+		rc = receipt_make(n->signer, id, STATE_ID_LEN, digest, n->cf.partner,
+				  it->received_ms / 1000, note, &proof, &bytes, &len, e);
+	protobuf_c_message_free_unpacked(&env->base, NULL);
+	if (rc != 0)
+		return rc;
+	free(it->receipt.data);
+	it->receipt.data = bytes;
+	it->receipt.len = len;
+	if (store_write(n->st, receipt_store, &rp, e) != 0)
+		node_log(n, "cannot keep the receipt for a received envelope: %s",
+			 accord_error_msg(e));
+	return 0;
 }
 
 /* Sign the receipt with the batch's checkpoint, keep it for repeats, send. */
 static void received_done(node *n, struct op *op, int rc, const accord_error *e)
 {
-	Accord__Envelope__Envelope *env;
-	audit_proof proof = { 0 };
 	accord_error e2 = { 0 };
-	struct receipt_put rp = { n, op };
-	uint8_t *bytes = NULL, digest[CRYPTO_SHA256_LEN];
-	size_t len;
 
 	if (rc != 0 || !op->note) {
 		answer(op->reply, op->reply_arg, 503, "the envelope could not be audited, so "
@@ -204,26 +239,13 @@ static void received_done(node *n, struct op *op, int rc, const accord_error *e)
 		return;
 	}
 	n->m.received++;
-	env = accord__envelope__envelope__unpack(NULL, op->inbox->envelope.len,
-						 op->inbox->envelope.data);
-	if (!env || crypto_sha256(env->record.data, env->record.len, digest) != 0 ||
-	    receipt_consistency(n->au, env->witness_size, op->note, &proof, &e2) != 0 ||
-	    receipt_make(n->signer, op->id, STATE_ID_LEN, digest, n->cf.partner,
-			 op->inbox->received_ms / 1000, op->note, &proof, &bytes, &len, &e2) != 0) {
+	if (give_receipt(n, op->id, op->inbox, NULL, op->note, &e2) != 0) {
 		node_log(n, "cannot make a receipt for %s: %s", op->id_hex, accord_error_msg(&e2));
 		answer(op->reply, op->reply_arg, 503, "received, but no receipt could be made; "
 		       "send it again for the receipt");
-		goto out;
+		return;
 	}
-	op->inbox->receipt.data = bytes;
-	op->inbox->receipt.len = len;
-	if (store_write(n->st, receipt_store, &rp, &e2) != 0)
-		node_log(n, "cannot keep the receipt for %s: %s", op->id_hex,
-			 accord_error_msg(&e2));
-	answer_receipt(op->reply, op->reply_arg, bytes, len);
-out:
-	if (env)
-		protobuf_c_message_free_unpacked(&env->base, NULL);
+	answer_receipt(op->reply, op->reply_arg, op->inbox->receipt.data, op->inbox->receipt.len);
 }
 
 static void accept_envelope(node *n, struct inbound *in, const void *body, size_t len,
@@ -278,25 +300,52 @@ oom:
 	answer(fn, arg, 503, "out of memory");
 }
 
-/* A message id seen before: its first receipt (with a consistency proof
- * fresh for the checkpoint the sender holds now), or false. */
+/* Whether an envelope with message id is being received in this turn. */
+static bool receiving(const node *n, const uint8_t id[STATE_ID_LEN])
+{
+	for (const struct op *op = n->ops; op; op = op->next)
+		if (op->done == received_done && memcmp(op->id, id, STATE_ID_LEN) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * A message id seen before: its first receipt (with a consistency proof
+ * fresh for the checkpoint the sender holds now), or false. A copy still
+ * waiting for this turn's commit is answered 503, so that the sender asks
+ * again for its receipt rather than being received twice; an item whose
+ * receipt was never kept (the node stopped between the commit and the
+ * receipt) gets one now, signed with a fresh checkpoint.
+ */
 static bool answer_repeat(node *n, const Accord__Envelope__Envelope *env, node_reply_fn fn,
 			  void *arg)
 {
 	state_inbox_item *it = NULL;
 	uint8_t *bytes = NULL;
+	char *note = NULL;
 	size_t len;
 	accord_error e = { 0 };
 
+	if (receiving(n, env->message_id.data)) {
+		answer(fn, arg, 503, "this message is being received; send it again for "
+		       "its receipt");
+		return true;
+	}
 	if (state_inbox_get(n->sb, env->message_id.data, &it, NULL) != 0)
 		return false;
-	if (!it->receipt.len)
-		answer(fn, arg, 503, "received before, its receipt is not ready; try again");
-	else if (receipt_reprove(n->au, it->receipt.data, it->receipt.len, env->witness_size,
-				 &bytes, &len, &e) != 0)
+	if (!it->receipt.len) {
+		if (audit_checkpoint(n->au, n->signer, n->origin, &note, &e) != 0 ||
+		    give_receipt(n, env->message_id.data, it, env, note, &e) != 0)
+			answer(fn, arg, 503, accord_error_msg(&e));
+		else
+			answer_receipt(fn, arg, it->receipt.data, it->receipt.len);
+	} else if (receipt_reprove(n->au, it->receipt.data, it->receipt.len, env->witness_size,
+				   &bytes, &len, &e) != 0) {
 		answer(fn, arg, 503, accord_error_msg(&e));
-	else
+	} else {
 		answer_receipt(fn, arg, bytes, len);
+	}
+	free(note);
 	free(bytes);
 	state_free(it);
 	return true;
