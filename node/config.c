@@ -187,51 +187,70 @@ static void parse(struct cctx *c, const yt_node *root, config *cf)
 	if (v[8]) limits_value(c, v[8], cf);
 }
 
-int config_load(const char *path, config *cf, protocol_diags *d)
+/* d empty, naming the file name; cf holding the defaults. */
+static void start(const char *name, config *cf, protocol_diags *d)
 {
-	static const yt_limits lim = { .max_depth = 4, .max_nodes = 1000, .max_scalar = 1024 };
-	char dirbuf[CONFIG_PATH_MAX];
-	accord_error e = { 0 };
-	struct cctx c = { .d = d };
-	char *buf = NULL, msg[256];
-	yt_node *root;
-	arena *a = NULL;
-	size_t len;
-	int rc, line, column;
-
 	memset(d, 0, sizeof *d);
-	snprintf(d->file, sizeof d->file, "%.*s", (int)sizeof d->file - 1, path);
+	snprintf(d->file, sizeof d->file, "%.*s", (int)sizeof d->file - 1, name);
 	*cf = (config){
 		.max_body_bytes = (size_t)256 * 1024, .max_connections = 512, .audit_max_mib = 4096,
 		.delivery_timeout_ms = 10000, .retry_initial_ms = 500, .retry_max_ms = 300000,
 	};
-	rc = fs_read_file(path, CONFIG_MAX_BYTES, &buf, &len, &e);
-	if (rc != 0) {
-		protocol_diag_add(d, 0, 0, "%s", fs_error_detail(&e, path));
-		return rc;
+}
+
+int config_parse(const char *name, const char *dir, const void *buf, size_t len,
+		 config *cf, protocol_diags *d)
+{
+	static const yt_limits lim = { .max_depth = 4, .max_nodes = 1000, .max_scalar = 1024 };
+	struct cctx c = { .d = d, .dir = dir };
+	char msg[256];
+	yt_node *root;
+	arena *a;
+	int rc, line, column;
+
+	start(name, cf, d);
+	if (len > CONFIG_MAX_BYTES) {
+		protocol_diag_add(d, 0, 0, "the configuration is larger than %zu bytes",
+				  CONFIG_MAX_BYTES);
+		return ACCORD_ETOOBIG;
 	}
-	if (fs_path(dirbuf, sizeof dirbuf, "%s", path) != 0) {
-		rc = ACCORD_ETOOBIG;
-		protocol_diag_add(d, 0, 0, "the path is too long");
-		goto out;
-	}
-	c.dir = dirname(dirbuf);
 	a = arena_new();
 	if (!a) {
-		rc = ACCORD_ENOMEM;
 		protocol_diag_add(d, 0, 0, "out of memory");
-		goto out;
+		return ACCORD_ENOMEM;
 	}
 	rc = yt_parse(a, buf, len, &lim, &root, &line, &column, msg, sizeof msg);
 	if (rc != 0) {
 		protocol_diag_add(d, line, column, "%s", msg);
-		goto out;
+	} else {
+		parse(&c, root, cf);
+		if (d->count)
+			rc = ACCORD_EINVALID;
 	}
-	parse(&c, root, cf);
-	if (d->count)
-		rc = ACCORD_EINVALID;
-out:
 	arena_free(a);
+	return rc;
+}
+
+int config_load(const char *path, config *cf, protocol_diags *d)
+{
+	char dirbuf[CONFIG_PATH_MAX];
+	accord_error e = { 0 };
+	char *buf = NULL;
+	size_t len;
+	int rc = fs_read_file(path, CONFIG_MAX_BYTES, &buf, &len, &e);
+
+	if (rc != 0) {
+		start(path, cf, d);
+		protocol_diag_add(d, 0, 0, "%s", fs_error_detail(&e, path));
+		return rc;
+	}
+	if (fs_path(dirbuf, sizeof dirbuf, "%s", path) != 0) {
+		start(path, cf, d);
+		protocol_diag_add(d, 0, 0, "the path is too long");
+		rc = ACCORD_ETOOBIG;
+	} else {
+		rc = config_parse(path, dirname(dirbuf), buf, len, cf, d);
+	}
 	free(buf);
 	return rc;
 }

@@ -126,6 +126,37 @@ void node_entry_protocol(node *n, audit_entry *en);
 
 int64_t node_now_ms(void);
 
+/* An envelope received from a partner (node_recv.c). */
+struct inbound {
+	const protocol_partner *from;   /* whose TLS key the peer showed */
+	const uint8_t *spki;            /* that key's SHA-256 */
+	Accord__Envelope__Envelope *env;
+	const protocol_rule *rule;      /* set by node_envelope_check */
+	ProtobufCMessage *record;       /* likewise; the caller record_frees it */
+};
+
+/*
+ * The receiving side's checks that need no store, for the node whose
+ * partner id is self under protocol p and its compiled policy pol: the
+ * message id's length, the protocol digest, the sender against the TLS
+ * identity in->from, the recipient, the rule, and the record (unpacked
+ * into in->record and checked against the rule's fields). Returns 0 with
+ * in->rule set, or the refusal's HTTP status with a sentence in why. The
+ * in-case condition of a rule is the caller's to check.
+ */
+int node_envelope_check(const protocol *p, const policy *pol, const char *self,
+			struct inbound *in, char *why, size_t size);
+
+/* The local API's submit request, parsed (node_send.c). */
+struct node_submit_req {
+	const char *to, *purpose, *type, *actor;
+	json_t *record;               /* borrowed from the request */
+};
+
+/* Check the request's keys and their types; a sentence in e when wrong. */
+int node_submit_parse(json_t *req, struct node_submit_req *s, accord_error *e)
+	ACCORD_MUST_CHECK;
+
 /* The outbox: schedule deliveries (node_send.c). */
 void node_outbox_kick(node *n, long delay_ms);
 int node_outbox_start(node *n, accord_error *e) ACCORD_MUST_CHECK;

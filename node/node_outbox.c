@@ -25,10 +25,10 @@ struct flight {
 	state_outbox_item *item;       /* owned */
 	Accord__Envelope__Envelope *env; /* owned, unpacked from item */
 	uint8_t peer_key[CRYPTO_SHA256_LEN];
-	/* The receiver's checkpoint we held when posting: its receipt proves
-	 * its new checkpoint consistent with this one. */
-	bool have_sent_held;
-	witness_checkpoint sent_held;
+	/* The receiver's checkpoint held when the envelope left: its
+	 * witness_size, so the receipt's proof starts from this one. */
+	witness_checkpoint held;
+	bool has_held;
 };
 
 static void flight_free(struct flight *f)
@@ -36,16 +36,23 @@ static void flight_free(struct flight *f)
 	if (!f)
 		return;
 	state_free(f->item);
-	witness_checkpoint_free(&f->sent_held);
+	witness_checkpoint_free(&f->held);
 	if (f->env)
 		protobuf_c_message_free_unpacked(&f->env->base, NULL);
 	free(f);
 }
 
+static void settle_done(node *n, struct op *op, int rc, const accord_error *e);
+
+/* Whether item id is being posted, or its outcome waits for this turn's
+ * commit (the outbox in the store still says pending then). */
 static bool in_flight(node *n, const uint8_t id[STATE_ID_LEN])
 {
 	for (struct flight *f = n->flights; f; f = f->next)
 		if (memcmp(f->id, id, STATE_ID_LEN) == 0)
+			return true;
+	for (struct op *op = n->ops; op; op = op->next)
+		if (op->done == settle_done && memcmp(op->id, id, STATE_ID_LEN) == 0)
 			return true;
 	return false;
 }
@@ -168,6 +175,38 @@ static void retry_later(node *n, struct flight *f, const char *why)
 	node_outbox_kick(n, delay);
 }
 
+/*
+ * Which checkpoint of the receiver's to hold after a receipt that passed
+ * receipt_check against f->held, the one held when the envelope left: the
+ * receipt's proof links its checkpoint to that one only. Deliveries run
+ * concurrently, so another receipt may have moved the held checkpoint on
+ * meanwhile; no proof links the two then, and nothing new is held (the
+ * next delivery's proof starts from the one held). Two checkpoints of the
+ * same size with different roots are a fork: ACCORD_EINCONSISTENT.
+ */
+static int next_held(node *n, const char *partner, const struct flight *f,
+		     const receipt_info *info, const char **hold, accord_error *e)
+{
+	witness_checkpoint cur = { 0 };
+	bool have = witness_get(n->wit, partner, &cur, NULL) == 0;
+	int rc = 0;
+
+	*hold = NULL;
+	if (have == f->has_held && (!have || (cur.size == f->held.size &&
+			memcmp(cur.root, f->held.root, AUDIT_HASH_LEN) == 0))) {
+		if (info->advances)
+			*hold = info->checkpoint.note;
+	} else if (have && info->checkpoint.size == cur.size &&
+		   memcmp(info->checkpoint.root, cur.root, AUDIT_HASH_LEN) != 0) {
+		rc = accord_fail(e, ACCORD_EINCONSISTENT, "the audit log of '%s' forked: "
+				 "its receipt's checkpoint at size %llu has another root than "
+				 "the one held at that size", partner,
+				 (unsigned long long)cur.size);
+	}
+	witness_checkpoint_free(&cur);
+	return rc;
+}
+
 /* The answer to one post. */
 static void on_answer(const courier_result *r, void *arg)
 {
@@ -175,8 +214,7 @@ static void on_answer(const courier_result *r, void *arg)
 	node *n = f->n;
 	const protocol *p = node_protocol(n);
 	const protocol_partner *to = p ? protocol_partner_find(p, f->item->recipient) : NULL;
-	witness_checkpoint held = { 0 };
-	bool have_held;
+	const char *hold = NULL;
 	receipt_info info = { 0 };
 	accord_error e = { 0 };
 	char why[600];
@@ -199,20 +237,17 @@ static void on_answer(const courier_result *r, void *arg)
 		settle(n, f, AUDIT_DELIVERED, AUDIT_DENIED, why, NULL);
 		goto out;
 	}
-	/* The receipt's proof starts from the checkpoint we held when posting.
-	 * The witness advances only along proven steps: when that is still
-	 * the one held now (posts in flight together may have moved it). */
-	have_held = witness_get(n->wit, to->id, &held, NULL) == 0;
 	{
 		uint8_t digest[CRYPTO_SHA256_LEN];
 		receipt_expect x = {
 			.message_id = f->id, .id_len = STATE_ID_LEN, .record_digest = digest,
 			.receiver = to->id, .receiver_key = to->signing_key,
-			.held = f->have_sent_held ? &f->sent_held : NULL,
+			.held = f->has_held ? &f->held : NULL,
 		};
 
 		if (crypto_sha256(f->env->record.data, f->env->record.len, digest) != 0 ||
-		    receipt_check(r->body, r->len, &x, &info, &e) != 0) {
+		    receipt_check(r->body, r->len, &x, &info, &e) != 0 ||
+		    next_held(n, to->id, f, &info, &hold, &e) != 0) {
 			if (e.code == ACCORD_EINCONSISTENT) {
 				f->item->state = ACCORD__STATE__OUTBOX_ITEM__STATE__PAUSED;
 				settle(n, f, AUDIT_PEER_INCONSISTENT, AUDIT_FAILURE,
@@ -232,15 +267,9 @@ static void on_answer(const courier_result *r, void *arg)
 	f->item->receipt.len = f->item->receipt.data ? r->len : 0;
 	if (f->item->receipt.data)
 		memcpy(f->item->receipt.data, r->body, r->len);
-	settle(n, f, AUDIT_DELIVERED, AUDIT_SUCCESS, NULL,
-	       info.advances && (!have_held || (f->have_sent_held &&
-						 held.size == f->sent_held.size &&
-						 !memcmp(held.root, f->sent_held.root,
-							 AUDIT_HASH_LEN))) ?
-	       info.checkpoint.note : NULL);
+	settle(n, f, AUDIT_DELIVERED, AUDIT_SUCCESS, NULL, hold);
 out:
 	receipt_info_free(&info);
-	witness_checkpoint_free(&held);
 	flight_free(f);
 }
 
@@ -282,10 +311,9 @@ static void post(node *n, const uint8_t id[STATE_ID_LEN], state_outbox_item *it)
 		return;
 	}
 	/* Tell the receiver which of its checkpoints we hold, for its proof. */
-	if (witness_get(n->wit, to->id, &f->sent_held, NULL) == 0) {
-		f->env->witness_size = f->sent_held.size;
-		f->have_sent_held = true;
-	}
+	f->has_held = witness_get(n->wit, to->id, &f->held, NULL) == 0;
+	if (f->has_held)
+		f->env->witness_size = f->held.size;
 	len = accord__envelope__envelope__get_packed_size(f->env);
 	bytes = malloc(len);
 	snprintf(url, sizeof url, "%s/v1/envelopes", to->endpoint);

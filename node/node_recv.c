@@ -13,14 +13,6 @@
 #include "node_case.h"
 #include "node_int.h"
 
-struct inbound {
-	const protocol_partner *from;
-	const uint8_t *spki;
-	Accord__Envelope__Envelope *env;
-	const protocol_rule *rule;
-	ProtobufCMessage *record;
-};
-
 static void answer(node_reply_fn fn, void *arg, int status, const char *msg)
 {
 	node_reply r = { .status = status, .json = json_pack("{s:s}", "error", msg) };
@@ -98,11 +90,9 @@ static void refuse(node *n, const struct inbound *in, int status, node_reply_fn 
 
 /* ---- the checks ------------------------------------------------------------------ */
 
-/* Check the envelope and its record; 0 or the refusal's HTTP status, with
- * the reason in why. */
-static int check(node *n, struct inbound *in, char *why, size_t size)
+int node_envelope_check(const protocol *p, const policy *pol, const char *self,
+			struct inbound *in, char *why, size_t size)
 {
-	const protocol *p = n->proto;
 	const Accord__Envelope__Envelope *env = in->env;
 	const ProtobufCMessageDescriptor *d;
 	const record_selection *sel;
@@ -126,42 +116,60 @@ static int check(node *n, struct inbound *in, char *why, size_t size)
 	if (strcmp(env->sender, in->from->id) != 0)
 		return snprintf(why, size, "the envelope says it is from '%s', but the TLS "
 				"key is %s's", env->sender, in->from->id), 403;
-	if (strcmp(env->recipient, n->cf.partner) != 0)
+	if (strcmp(env->recipient, self) != 0)
 		return snprintf(why, size, "the envelope is for '%s', not for '%s'",
-				env->recipient, n->cf.partner), 422;
+				env->recipient, self), 422;
 	in->rule = protocol_rule_find(p, env->rule_id);
 	if (!in->rule)
 		return snprintf(why, size, "the protocol in force has no rule '%s'",
 				env->rule_id), 403;
 	for (size_t i = 0; i < in->rule->n_to; i++)
-		to_us |= strcmp(in->rule->to[i], n->cf.partner) == 0;
+		to_us |= strcmp(in->rule->to[i], self) == 0;
 	if (strcmp(in->rule->from, in->from->id) != 0 || !to_us)
 		return snprintf(why, size, "rule '%s' does not let %s share with %s",
-				in->rule->id, in->from->id, n->cf.partner), 403;
+				in->rule->id, in->from->id, self), 403;
 	if (strcmp(in->rule->purpose, env->purpose) != 0 ||
 	    strcmp(in->rule->record, env->record_type) != 0)
 		return snprintf(why, size, "rule '%s' is for %s records for purpose %s, not "
 				"%s for %s", in->rule->id, in->rule->record, in->rule->purpose,
 				env->record_type, env->purpose), 403;
 	d = record_type_find(env->record_type);
-	sel = policy_rule_selection(n->pol, in->rule);
+	sel = policy_rule_selection(pol, in->rule);
 	if (!d || !sel)
 		return snprintf(why, size, "unknown record type '%s'", env->record_type), 422;
 	if (record_unpack(d, env->record.data, env->record.len, &in->record, &e) != 0 ||
 	    record_check(sel, in->record, &e) != 0)
 		return snprintf(why, size, "%s", accord_error_msg(&e)), 422;
-	if (in->rule->when == PROTOCOL_WHEN_IN_CASE) {
-		state_case_item *c = node_case_find(n, in->from->id, n->cf.partner,
-						    node_referral_id(in->record));
-		policy_case_state st = node_case_state(c);
+	return 0;
+}
 
-		state_free(c);
-		if (st != POLICY_CASE_ACCEPTED)
-			return snprintf(why, size, "rule '%s' applies only in an accepted, open "
-					"case, and there is none here about referral '%s'",
-					in->rule->id, node_referral_id(in->record) ?
-					node_referral_id(in->record) : ""), 403;
+/* node_envelope_check, then a rule's in-case condition against the cases
+ * in the store. */
+static int check(node *n, struct inbound *in, char *why, size_t size)
+{
+	int status = node_envelope_check(n->proto, n->pol, n->cf.partner, in, why, size);
+	state_inbox_item *taken = NULL;
+	const char *rid;
+	state_case_item *c;
+	policy_case_state st;
+
+	/* An id already in the inbox that is no repeat came from another
+	 * partner (answer_repeat answers true repeats): not theirs to reuse. */
+	if (status == 0 && state_inbox_get(n->sb, in->env->message_id.data, &taken, NULL) == 0) {
+		state_free(taken);
+		return snprintf(why, size, "message id already delivered by another partner"),
+		       409;
 	}
+	if (status != 0 || in->rule->when != PROTOCOL_WHEN_IN_CASE)
+		return status;
+	rid = node_referral_id(in->record);
+	c = node_case_find(n, in->from->id, n->cf.partner, rid);
+	st = node_case_state(c);
+	state_free(c);
+	if (st != POLICY_CASE_ACCEPTED)
+		return snprintf(why, size, "rule '%s' applies only in an accepted, open case, "
+				"and there is none here about referral '%s'", in->rule->id,
+				rid ? rid : ""), 403;
 	return 0;
 }
 
@@ -285,8 +293,35 @@ oom:
 	answer(fn, arg, 503, "out of memory");
 }
 
-/* A message id seen before: its first receipt (with a consistency proof
- * fresh for the checkpoint the sender holds now), or false. */
+/* Whether an envelope with message id is being received in this turn. */
+static bool receiving(const node *n, const uint8_t id[STATE_ID_LEN])
+{
+	for (const struct op *op = n->ops; op; op = op->next)
+		if (op->done == received_done && memcmp(op->id, id, STATE_ID_LEN) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * A message id seen before: its first receipt (with a consistency proof
+ * fresh for the checkpoint the sender holds now), or false. A copy still
+ * waiting for this turn's commit is answered 503, so that the sender asks
+ * again for its receipt rather than being received twice; an item whose
+ * receipt was never kept (the node stopped between the commit and the
+ * receipt) gets one now, signed with a fresh checkpoint.
+ */
+/* Whether the stored envelope of it came from sender. */
+static bool same_sender(const state_inbox_item *it, const char *sender)
+{
+	Accord__Envelope__Envelope *old =
+		accord__envelope__envelope__unpack(NULL, it->envelope.len, it->envelope.data);
+	bool same = old && strcmp(old->sender, sender) == 0;
+
+	if (old)
+		protobuf_c_message_free_unpacked(&old->base, NULL);
+	return same;
+}
+
 static bool answer_repeat(node *n, const Accord__Envelope__Envelope *env, node_reply_fn fn,
 			  void *arg)
 {
@@ -295,8 +330,17 @@ static bool answer_repeat(node *n, const Accord__Envelope__Envelope *env, node_r
 	size_t len;
 	accord_error e = { 0 };
 
+	if (receiving(n, env->message_id.data)) {
+		answer(fn, arg, 503, "this message is being received; send it again for "
+		       "its receipt");
+		return true;
+	}
 	if (state_inbox_get(n->sb, env->message_id.data, &it, NULL) != 0)
 		return false;
+	if (!same_sender(it, env->sender)) {
+		state_free(it);
+		return false;   /* not a repeat: check() refuses the id as taken */
+	}
 	if (!it->receipt.len) {
 		/* Received, but the node stopped before its receipt was kept:
 		 * a receipt now, with the log's current head. */
@@ -310,10 +354,11 @@ static bool answer_repeat(node *n, const Accord__Envelope__Envelope *env, node_r
 			answer(fn, arg, 503, accord_error_msg(&e));
 		free(note);
 	} else if (receipt_reprove(n->au, it->receipt.data, it->receipt.len, env->witness_size,
-				 &bytes, &len, &e) != 0)
+				   &bytes, &len, &e) != 0) {
 		answer(fn, arg, 503, accord_error_msg(&e));
-	else
+	} else {
 		answer_receipt(fn, arg, bytes, len);
+	}
 	free(bytes);
 	state_free(it);
 	return true;
@@ -343,6 +388,14 @@ void node_receive(node *n, const uint8_t spki[CRYPTO_SHA256_LEN], const void *bo
 	if (!in.env) {
 		refuse(n, &in, 422, fn, arg, "the body is not an Envelope");
 		return;
+	}
+	/* A repeat is answered only to the partner that sent the original:
+	 * the sender named must be the TLS identity, and the stored
+	 * envelope's sender too (answer_repeat). */
+	if (strcmp(in.env->sender, in.from->id) != 0) {
+		refuse(n, &in, 403, fn, arg, "the envelope says it is from '%s', but the TLS key "
+		       "is %s's", in.env->sender, in.from->id);
+		goto out;
 	}
 	if (in.env->message_id.len == STATE_ID_LEN && answer_repeat(n, in.env, fn, arg))
 		goto out;

@@ -51,13 +51,7 @@ static json_t *string_array(const char *const *v, size_t n)
 
 /* ---- submit ---------------------------------------------------------------- */
 
-/* The request's fields, checked for type; a sentence in e when wrong. */
-struct submit {
-	const char *to, *purpose, *type, *actor;
-	json_t *record;
-};
-
-static int parse_submit(json_t *req, struct submit *s, accord_error *e)
+int node_submit_parse(json_t *req, struct node_submit_req *s, accord_error *e)
 {
 	const char *keys[] = { "to", "purpose", "record_type" };
 	const char **vals[] = { &s->to, &s->purpose, &s->type };
@@ -147,7 +141,7 @@ static struct op *new_op(node *n, int event, node_reply_fn fn, void *arg)
 }
 
 /* Audit a refusal of a local request, then answer 403 with the reason. */
-static void refuse(node *n, const struct submit *s, const policy_decision *d,
+static void refuse(node *n, const struct node_submit_req *s, const policy_decision *d,
 		   const char *reason, node_reply_fn fn, void *arg)
 {
 	struct op *op = new_op(n, AUDIT_REFUSED, fn, arg);
@@ -177,8 +171,8 @@ static void refuse(node *n, const struct submit *s, const policy_decision *d,
 }
 
 /* The envelope around a minimised record, packed into op->outbox. */
-static int seal(node *n, struct op *op, const struct submit *s, const policy_decision *d,
-		const ProtobufCMessage *min, const ProtobufCMessage *rec)
+static int seal(node *n, struct op *op, const struct node_submit_req *s,
+		const policy_decision *d, const ProtobufCMessage *min, const ProtobufCMessage *rec)
 {
 	Accord__Envelope__Envelope env = ACCORD__ENVELOPE__ENVELOPE__INIT;
 	const protocol *p = n->proto;
@@ -231,7 +225,7 @@ out:
 	return rc;
 }
 
-static void disclose(node *n, const struct submit *s, const policy_decision *d,
+static void disclose(node *n, const struct node_submit_req *s, const policy_decision *d,
 		     const ProtobufCMessage *rec, node_reply_fn fn, void *arg)
 {
 	struct op *op = new_op(n, AUDIT_DISCLOSED, fn, arg);
@@ -279,7 +273,7 @@ void node_submit(node *n, const char *body, size_t len, node_reply_fn fn, void *
 {
 	json_error_t je;
 	json_t *req = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
-	struct submit s = { 0 };
+	struct node_submit_req s = { 0 };
 	accord_error e = { 0 };
 	ProtobufCMessage *rec = NULL, *consent = NULL;
 	const ProtobufCMessageDescriptor *d;
@@ -291,7 +285,7 @@ void node_submit(node *n, const char *body, size_t len, node_reply_fn fn, void *
 			    je.line, je.column, je.text);
 		return;
 	}
-	if (parse_submit(req, &s, &e) != 0) {
+	if (node_submit_parse(req, &s, &e) != 0) {
 		reply_error(fn, arg, 422, "%s", e.msg);
 		goto out;
 	}

@@ -57,4 +57,13 @@ typedef struct config {
  */
 int config_load(const char *path, config *out, protocol_diags *d) ACCORD_MUST_CHECK;
 
+/*
+ * config_load on the len bytes at buf (at most CONFIG_MAX_BYTES), read
+ * from a file named name (for d->file) in directory dir, against which
+ * relative paths are taken. Returns 0, or ACCORD_EINVALID / ACCORD_EPARSE /
+ * ACCORD_ETOOBIG / ACCORD_ENOMEM with the problems in d.
+ */
+int config_parse(const char *name, const char *dir, const void *buf, size_t len,
+		 config *out, protocol_diags *d) ACCORD_MUST_CHECK;
+
 #endif
