@@ -76,6 +76,12 @@ start_node police; ok "a node starts with an expired protocol" $?
 run 0 api police GET /v1/status && has '"in_force":false' && has "expired after its review date"
 ok "status says the protocol expired" $?
 handshake_refused council police; ok "with no protocol in force even a partner is refused at the handshake" $?
+run 3 "$ACCORD" send --config "$T/police/accordd.yaml" --to council --purpose reintegration-referral \
+	--record-type Referral "$SRCDIR/policies/examples/referral.json" &&
+	has "no protocol in force, so nothing is shared" && has "expired"
+ok "a send under an expired protocol is refused with the reason" $?
+run 0 "$ACCORD" audit list --data "$T/police/data" --event REFUSED && has "police -> council"
+ok "and the refusal is audited" $?
 stop_node police; ok "stopped" $?
 
 done_testing
