@@ -37,6 +37,7 @@ static long countdown = -1;   /* fail when it reaches 0; -1 = disarmed */
 static long live;             /* blocks allocated and not freed */
 static bool injected;
 
+#ifdef FAILALLOC
 static bool should_fail(void)
 {
 	if (countdown < 0)
@@ -48,7 +49,6 @@ static bool should_fail(void)
 	return false;
 }
 
-#ifdef FAILALLOC
 void *malloc(size_t n)
 {
 	void *p = should_fail() ? NULL : __libc_malloc(n);
