@@ -228,7 +228,7 @@ install: $(BIN)/accord $(BIN)/accordd $(BIN)/accordd
 	install -m 0755 $(BIN)/accord $(DESTDIR)$(bindir)/accord
 	install -m 0755 $(BIN)/accordd $(DESTDIR)$(bindir)/accordd
 	install -m 0644 $(LIB) $(DESTDIR)$(libdir)/libaccord.a
-	install -m 0644 include/accord/*.h $(DESTDIR)$(includedir)/accord/
+	install -m 0644 include/accord/*.h $(GEN_H) $(DESTDIR)$(includedir)/accord/
 	install -m 0644 tools/man/*.1 $(DESTDIR)$(mandir)/man1/
 	install -m 0644 tools/man/*.8 $(DESTDIR)$(mandir)/man8/
 
