@@ -39,7 +39,7 @@ endif
 
 # The Debian packages a fresh machine needs to build and test, and those the
 # developer targets (fuzz, lint, valgrind) need besides.
-DEB_PKGS := build-essential pkg-config libssl-dev openssl curl libcurl4-openssl-dev \
+DEB_PKGS := build-essential pkg-config libssl-dev openssl curl python3 libcurl4-openssl-dev \
             libprotobuf-c-dev protobuf-c-compiler liblmdb-dev lmdb-utils \
             libcmocka-dev libevent-dev libyaml-dev libjansson-dev
 DEB_DEV_PKGS := clang libclang-rt-14-dev valgrind cppcheck clang-tidy
