@@ -37,18 +37,6 @@ static void reply_error(node_reply_fn fn, void *arg, int status, const char *fmt
 	reply_json(fn, arg, status, json_pack("{s:s}", "error", msg));
 }
 
-static json_t *string_array(const char *const *v, size_t n)
-{
-	json_t *a = json_array();
-
-	for (size_t i = 0; a && i < n; i++)
-		if (json_array_append_new(a, json_string(v[i])) != 0) {
-			json_decref(a);
-			return NULL;
-		}
-	return a;
-}
-
 /* ---- submit ---------------------------------------------------------------- */
 
 int node_submit_parse(json_t *req, struct node_submit_req *s, accord_error *e)
@@ -253,8 +241,8 @@ static void disclose(node *n, const struct node_submit_req *s, const policy_deci
 	op->entry.message_id = op->id_hex;
 	op->entry.actor = s->actor;
 	op->answer = json_pack("{s:s, s:s, s:o, s:o}", "message_id", op->id_hex,
-			       "rule", r->id, "shared", string_array(r->fields, r->n_fields),
-			       "withheld", string_array(w.paths, w.n));
+			       "rule", r->id, "shared", record_json_strings(r->fields, r->n_fields),
+			       "withheld", record_json_strings(w.paths, w.n));
 	if (!op->answer || node_op_own_strings(op) != 0)
 		goto oom;
 	op->put = disclosed_put;

@@ -122,6 +122,16 @@ static const char *text(struct ctx *c, const yt_node *n, const char *what)
 	return n->str;
 }
 
+const char *protocol_consent_name(protocol_consent c)
+{
+	return c == PROTOCOL_CONSENT_REQUIRED ? "required" : "not-required";
+}
+
+const char *protocol_when_name(protocol_when w)
+{
+	return w == PROTOCOL_WHEN_IN_CASE ? "in-case" : "anytime";
+}
+
 bool protocol_id_ok(const char *s)
 {
 	size_t n = strlen(s);
@@ -525,17 +535,17 @@ static void parse_rule(struct ctx *c, const yt_node *m, protocol_rule *r,
 	if (v[5])
 		r->fields = scalar_list(c, v[5], "rule fields", &r->n_fields, false);
 	if (v[6] && (s = text(c, v[6], "consent"))) {
-		if (strcmp(s, "required") == 0)
+		if (strcmp(s, protocol_consent_name(PROTOCOL_CONSENT_REQUIRED)) == 0)
 			r->consent = PROTOCOL_CONSENT_REQUIRED;
-		else if (strcmp(s, "not-required") == 0)
+		else if (strcmp(s, protocol_consent_name(PROTOCOL_CONSENT_NOT_REQUIRED)) == 0)
 			r->consent = PROTOCOL_CONSENT_NOT_REQUIRED;
 		else
 			diag(c, v[6], "consent must be 'required' or 'not-required', not '%s'", s);
 	}
 	if (v[7] && (s = text(c, v[7], "when"))) {
-		if (strcmp(s, "anytime") == 0)
+		if (strcmp(s, protocol_when_name(PROTOCOL_WHEN_ANYTIME)) == 0)
 			r->when = PROTOCOL_WHEN_ANYTIME;
-		else if (strcmp(s, "in-case") == 0)
+		else if (strcmp(s, protocol_when_name(PROTOCOL_WHEN_IN_CASE)) == 0)
 			r->when = PROTOCOL_WHEN_IN_CASE;
 		else
 			diag(c, v[7], "when must be 'anytime' or 'in-case', not '%s'", s);

@@ -463,3 +463,15 @@ json_t *record_to_json(const ProtobufCMessage *m)
 	}
 	return o;
 }
+
+json_t *record_json_strings(const char *const *v, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < n; i++)
+		if (json_array_append_new(a, json_string(v[i])) != 0) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
+}

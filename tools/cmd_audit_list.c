@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <time.h>
 
+#include "accord/record.h"
 #include "cmd_audit.h"
 
 enum format { FMT_TABLE, FMT_JSON, FMT_JSONL, FMT_CSV };
@@ -30,15 +31,6 @@ static json_t *hex_or_null(bool has, const uint8_t *h)
 	return json_string(hex);
 }
 
-static json_t *str_list(const char *const *v, size_t n)
-{
-	json_t *a = json_array();
-
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, json_string(v[i]));
-	return a;
-}
-
 json_t *cli_audit_entry_json(const audit_entry *en)
 {
 	char t[32];
@@ -54,8 +46,8 @@ json_t *cli_audit_entry_json(const audit_entry *en)
 							en->protocol_digest),
 			 "rule", en->rule_id, "purpose", en->purpose, "from", en->from,
 			 "to", en->to, "record_type", en->record_type,
-			 "disclosed", str_list(en->disclosed, en->n_disclosed),
-			 "withheld", str_list(en->withheld, en->n_withheld),
+			 "disclosed", record_json_strings(en->disclosed, en->n_disclosed),
+			 "withheld", record_json_strings(en->withheld, en->n_withheld),
 			 "record_sha256", hex_or_null(en->has_record_sha256, en->record_sha256),
 			 "message_id", en->message_id,
 			 "subject", hex_or_null(en->has_subject, en->subject),

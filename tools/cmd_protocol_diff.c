@@ -49,6 +49,7 @@
 #include <jansson.h>
 
 #include "accord/crypto.h"
+#include "accord/record.h"
 #include "cmd.h"
 
 /*
@@ -88,16 +89,6 @@ static void usage(FILE *f)
 		"never_share, and each rule's recipients, fields and conditions.\n"
 		"Exit status: 0 no differences in the terms, 1 differences,\n"
 		"2 usage error or a file that does not load.\n");
-}
-
-static const char *consent_word(protocol_consent c)
-{
-	return c == PROTOCOL_CONSENT_REQUIRED ? "required" : "not-required";
-}
-
-static const char *when_word(protocol_when w)
-{
-	return w == PROTOCOL_WHEN_IN_CASE ? "in-case" : "anytime";
 }
 
 static bool same(const char *a, const char *b)
@@ -166,18 +157,6 @@ static const char **collect(const protocol *p, size_t (*count)(const protocol *)
 }
 
 /* --- reporting ------------------------------------------------------------ */
-
-static json_t *str_array(const char *const *v, size_t n)
-{
-	json_t *a = json_array();
-
-	for (size_t i = 0; a && i < n; i++)
-		if (json_array_append_new(a, json_string(v[i])) != 0) {
-			json_decref(a);
-			return NULL;
-		}
-	return a;
-}
 
 /* o with k set to v, taking v; NULL (and nothing leaked) when o or v is
  * NULL or the set fails, so calls nest. */
@@ -271,7 +250,7 @@ static void diff_list(struct diff *d, const char *kind, const char *what,
 		text = join(only, k);
 		if (!text)
 			d->failed = true;
-		emit(d, with(change_new(d, kind), list_key, str_array(only, k)),
+		emit(d, with(change_new(d, kind), list_key, record_json_strings(only, k)),
 		     "%s%s: %s", d->key ? ": " : "", what, text ? text : "?");
 		free(text);
 	}
@@ -343,10 +322,10 @@ static void rule_event(struct diff *d, const protocol *p, const char *id,
 	const protocol_rule *r = protocol_rule_find(p, id);
 	char *to = join(r->to, r->n_to), *fields = join(r->fields, r->n_fields);
 	json_t *c = with(with(change_new(d, kind), "from", json_string(r->from)),
-			 "to", str_array(r->to, r->n_to));
+			 "to", record_json_strings(r->to, r->n_to));
 
 	c = with(with(c, "purpose", json_string(r->purpose)), "record", json_string(r->record));
-	c = with(c, "fields", str_array(r->fields, r->n_fields));
+	c = with(c, "fields", record_json_strings(r->fields, r->n_fields));
 	if (!to || !fields)
 		d->failed = true;
 	emit(d, c, " %s: %s -> %s; purpose %s; %s: %s", verb, r->from, to ? to : "?",
@@ -372,9 +351,9 @@ static void rule_both(struct diff *d, const protocol *a, const protocol *b,
 		  y->fields, y->n_fields, x->fields, x->n_fields);
 	diff_list(d, "rule_fields_removed", "fields removed", "fields",
 		  x->fields, x->n_fields, y->fields, y->n_fields);
-	diff_str(d, "rule_consent_changed", "consent", consent_word(x->consent),
-		 consent_word(y->consent));
-	diff_str(d, "rule_when_changed", "when", when_word(x->when), when_word(y->when));
+	diff_str(d, "rule_consent_changed", "consent", protocol_consent_name(x->consent),
+		 protocol_consent_name(y->consent));
+	diff_str(d, "rule_when_changed", "when", protocol_when_name(x->when), protocol_when_name(y->when));
 	diff_int(d, "rule_retention_changed", "retention_days", x->retention_days,
 		 y->retention_days);
 }

@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "accord/crypto.h"
+#include "accord/record.h"
 #include "cmd.h"
 
 #define WRAP_WIDTH 78
@@ -36,16 +37,6 @@ static void usage(FILE *f)
 		"(YYYY-MM-DD, default today, UTC). --json prints one JSON object.\n"
 		"Exit status: 0 when shown (in force or not), 1 when FILE does not\n"
 		"load, 2 for a usage error.\n");
-}
-
-static const char *consent_word(protocol_consent c)
-{
-	return c == PROTOCOL_CONSENT_REQUIRED ? "required" : "not-required";
-}
-
-static const char *when_word(protocol_when w)
-{
-	return w == PROTOCOL_WHEN_IN_CASE ? "in-case" : "anytime";
 }
 
 static const char *sig_word(const struct show *sh, size_t i)
@@ -242,18 +233,6 @@ static void print_status(const struct show *sh)
  * string is not UTF-8); json_object_set_new and json_array_append_new
  * refuse a NULL value and release the value they fail to take. */
 
-static json_t *str_array(const char *const *v, size_t n)
-{
-	json_t *a = json_array();
-
-	for (size_t i = 0; a && i < n; i++)
-		if (json_array_append_new(a, json_string(v[i])) != 0) {
-			json_decref(a);
-			return NULL;
-		}
-	return a;
-}
-
 static json_t *rule_json(const protocol_rule *r, bool shares)
 {
 	json_t *o = json_object();
@@ -261,13 +240,13 @@ static json_t *rule_json(const protocol_rule *r, bool shares)
 	if (!o)
 		return NULL;
 	if (json_object_set_new(o, "rule", json_string(r->id)) ||
-	    (shares ? json_object_set_new(o, "to", str_array(r->to, r->n_to)) :
+	    (shares ? json_object_set_new(o, "to", record_json_strings(r->to, r->n_to)) :
 	     json_object_set_new(o, "from", json_string(r->from))) ||
 	    json_object_set_new(o, "purpose", json_string(r->purpose)) ||
 	    json_object_set_new(o, "record", json_string(r->record)) ||
-	    json_object_set_new(o, "fields", str_array(r->fields, r->n_fields)) ||
-	    json_object_set_new(o, "consent", json_string(consent_word(r->consent))) ||
-	    json_object_set_new(o, "when", json_string(when_word(r->when))) ||
+	    json_object_set_new(o, "fields", record_json_strings(r->fields, r->n_fields)) ||
+	    json_object_set_new(o, "consent", json_string(protocol_consent_name(r->consent))) ||
+	    json_object_set_new(o, "when", json_string(protocol_when_name(r->when))) ||
 	    json_object_set_new(o, "retention_days", json_integer(r->retention_days))) {
 		json_decref(o);
 		return NULL;

@@ -76,6 +76,11 @@ typedef struct protocol_purpose {
 typedef enum { PROTOCOL_CONSENT_REQUIRED, PROTOCOL_CONSENT_NOT_REQUIRED } protocol_consent;
 typedef enum { PROTOCOL_WHEN_ANYTIME, PROTOCOL_WHEN_IN_CASE } protocol_when;
 
+/* The words the document uses: "required", "not-required"; "anytime",
+ * "in-case". */
+const char *protocol_consent_name(protocol_consent c);
+const char *protocol_when_name(protocol_when w);
+
 typedef struct protocol_rule {
 	const char *id;
 	const char *from;

@@ -167,4 +167,8 @@ int record_from_json_text(const ProtobufCMessageDescriptor *d, const char *text,
  * does not define are written as numbers. */
 json_t *record_to_json(const ProtobufCMessage *m);
 
+/* A JSON array of n strings (field paths, ids): a new value, or NULL when
+ * out of memory or a string is not UTF-8. */
+json_t *record_json_strings(const char *const *v, size_t n);
+
 #endif
