@@ -348,3 +348,85 @@ fail:
 	merkle_hasher_free(&h);
 	return false;
 }
+
+/* ---- a tree in memory ---------------------------------------------------- */
+
+struct audit_memtree {
+	size_t n;                           /* leaves */
+	unsigned levels;                    /* level[0] = leaves .. the top */
+	uint8_t (*level[64])[AUDIT_HASH_LEN]; /* level k: n >> k complete subtrees */
+	uint8_t root[AUDIT_HASH_LEN];
+};
+
+static int memtree_get(void *ctx, unsigned level, uint64_t index, uint8_t out[AUDIT_HASH_LEN])
+{
+	const audit_memtree *t = ctx;
+
+	if (level >= t->levels || index >= (t->n >> level))
+		return ACCORD_EINVAL;
+	memcpy(out, t->level[level][index], AUDIT_HASH_LEN);
+	return 0;
+}
+
+void audit_memtree_free(audit_memtree *t)
+{
+	if (!t)
+		return;
+	for (unsigned k = 0; k < t->levels; k++)
+		free(t->level[k]);
+	free(t);
+}
+
+int audit_memtree_build(const uint8_t (*leaves)[AUDIT_HASH_LEN], size_t n,
+			audit_memtree **out)
+{
+	audit_memtree *t;
+	merkle_hasher h;
+	int rc = 0;
+
+	*out = NULL;
+	if (n == 0 || n > AUDIT_MEMTREE_MAX)
+		return ACCORD_EINVAL;
+	t = calloc(1, sizeof *t);
+	if (!t)
+		return ACCORD_ENOMEM;
+	t->n = n;
+	if (merkle_hasher_init(&h) != 0) {
+		free(t);
+		return ACCORD_ENOMEM;
+	}
+	for (size_t w = n; w > 0 && rc == 0; w >>= 1) {
+		unsigned k = t->levels;
+
+		t->level[k] = malloc(w * AUDIT_HASH_LEN);
+		if (!t->level[k]) {
+			rc = ACCORD_ENOMEM;
+			break;
+		}
+		t->levels++;
+		if (k == 0)
+			memcpy(t->level[0], leaves, n * AUDIT_HASH_LEN);
+		for (size_t i = 0; k > 0 && i < w && rc == 0; i++)
+			rc = merkle_node(&h, t->level[k - 1][2 * i], t->level[k - 1][2 * i + 1],
+					 t->level[k][i]);
+	}
+	merkle_hasher_free(&h);
+	if (rc == 0)
+		rc = merkle_root(memtree_get, t, n, t->root);
+	if (rc != 0) {
+		audit_memtree_free(t);
+		return rc;
+	}
+	*out = t;
+	return 0;
+}
+
+void audit_memtree_root(const audit_memtree *t, uint8_t out[AUDIT_HASH_LEN])
+{
+	memcpy(out, t->root, AUDIT_HASH_LEN);
+}
+
+int audit_memtree_inclusion(const audit_memtree *t, uint64_t index, audit_proof *p)
+{
+	return merkle_inclusion(memtree_get, (void *)t, index, t->n, p);
+}

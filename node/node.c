@@ -394,6 +394,26 @@ static void store_receipts(node *n)
 	n->n_rcpt = 0;
 }
 
+/* The receipts of the ops that want one, signed as one batch with note:
+ * n->receipts, each op's place in it in op->receipt_index. */
+static int sign_receipts(node *n, struct op *ops, const char *note, accord_error *e)
+{
+	int rc = receipt_batch_new(&n->receipts, e);
+
+	for (struct op *op = ops; rc == 0 && op; op = op->next)
+		if (op->wants_checkpoint)
+			rc = receipt_batch_add(n->receipts, op->id, STATE_ID_LEN,
+					       op->entry.record_sha256, &op->receipt_index, e);
+	if (rc == 0)
+		rc = receipt_batch_sign(n->receipts, n->signer, n->cf.partner,
+					node_now_ms() / 1000, note, e);
+	if (rc != 0) {
+		receipt_batch_free(n->receipts);
+		n->receipts = NULL;
+	}
+	return rc;
+}
+
 static void flush(evutil_socket_t fd, short what, void *arg)
 {
 	node *n = arg;
@@ -412,14 +432,22 @@ static void flush(evutil_socket_t fd, short what, void *arg)
 		node_log(n, "audit commit of %zu entries failed: %s", n->n_ops,
 			 accord_error_msg(&e));
 	} else if (want_note) {
-		/* One signed checkpoint for every receipt of the batch. */
-		rc = node_sign_head(n, &note, &e);
-		if (rc != 0)
-			node_log(n, "cannot sign a checkpoint: %s", accord_error_msg(&e));
+		/* One signed checkpoint, and one signature, for every receipt
+		 * of the batch. The entries are durable either way: without
+		 * them (note NULL) each receipt is owed, and a repeat gets it. */
+		accord_error why = { 0 };
+
+		if (node_sign_head(n, &note, &why) != 0 ||
+		    sign_receipts(n, ops, note, &why) != 0) {
+			node_log(n, "cannot sign the receipts: %s", accord_error_msg(&why));
+			free(note);
+			note = NULL;
+		}
 	}
 	n->ops = NULL;
 	n->ops_tail = &n->ops;
 	n->n_ops = 0;
+	n->consistency.valid = false;
 	while (ops) {
 		struct op *next = ops->next;
 
@@ -429,6 +457,8 @@ static void flush(evutil_socket_t fd, short what, void *arg)
 		ops = next;
 	}
 	free(note);
+	receipt_batch_free(n->receipts);
+	n->receipts = NULL;
 	store_receipts(n);
 }
 

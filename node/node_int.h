@@ -13,14 +13,16 @@
 #include "accord/courier.h"
 #include "accord/node.h"
 #include "accord/policy.h"
+#include "accord/receipt.h"
 #include "accord/state.h"
 #include "accord/store.h"
 #include "accord/witness.h"
 #include "envelope.pb-c.h"
 
-#define NODE_MAX_IN_FLIGHT 64
+#define NODE_MAX_IN_FLIGHT 2048   /* envelopes posted and not yet settled */
 
 struct flight;
+struct idset;
 
 /* One audited change waiting for the loop turn's group commit. */
 struct op {
@@ -35,6 +37,8 @@ struct op {
 	void (*done)(node *n, struct op *op, int rc, const accord_error *e);
 	bool wants_checkpoint;    /* a receipt will carry the checkpoint */
 	const char *note;         /* that checkpoint, set before done */
+	uint64_t witness_size;    /* the checkpoint of ours the sender holds */
+	size_t receipt_index;     /* its receipt's place in n->receipts */
 	node_reply_fn reply;      /* the face's answer, and its argument */
 	void *reply_arg;
 	/* What the kinds of op carry. */
@@ -93,10 +97,20 @@ struct node {
 	struct event *deliver_ev;   /* wakes the outbox */
 	int64_t wake_at_ms;         /* when it is set to */
 	struct flight *flights;     /* posts in flight (node_outbox.c) */
-	size_t in_flight;
+	size_t in_flight;           /* the envelopes they carry */
+	struct idset *busy;         /* their ids, and those settling */
 	bool broken;                /* the audit cannot be written: share nothing */
 	bool stopping;              /* SIGTERM: finish, take nothing new */
 	int64_t ckpt_stored_ms;     /* when a checkpoint was last stored */
+	/* The receipts of the commit being answered, signed as one batch, and
+	 * the last consistency proof made for them (senders of one batch
+	 * mostly hold the same checkpoint of ours). */
+	receipt_batch *receipts;
+	struct {
+		bool valid;
+		uint64_t witness_size;
+		audit_proof proof;
+	} consistency;
 	struct kept_receipt {       /* receipts to store after the batch */
 		uint8_t id[STATE_ID_LEN];
 		state_inbox_item *item;

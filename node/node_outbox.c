@@ -2,14 +2,17 @@
  * node_outbox.c - delivering the outbox.
  *
  * The outbox in LMDB is the only source of deliveries: an envelope is there
- * only once its DISCLOSED entry is durable. A timer wakes the outbox; each
- * pending item due is posted to its recipient (courier.c). A receipt is
- * checked (signature, and its checkpoint against the one we hold of that
- * partner) and then audited DELIVERED with the item's new state and the new
- * checkpoint, in one transaction. Failures are retried with exponential
- * backoff and jitter; a refusal by the receiver is final and audited; a
- * receiver whose log shrank or forked is audited PEER_INCONSISTENT and its
- * deliveries are paused.
+ * only once its DISCLOSED entry is durable. A timer wakes the outbox; the
+ * pending items due are posted to their recipients (courier.c), many
+ * envelopes in one Delivery, one post at a time to each partner, so that
+ * each receipt's checkpoint is checked against the one held just before.
+ * Each envelope's receipt is checked (its batch's signature, and its
+ * checkpoint against the one we hold of that partner) and then audited
+ * DELIVERED with the item's new state and the new checkpoint, all in the
+ * loop turn's commit. Failures are retried with exponential backoff and
+ * jitter; a refusal by the receiver is final and audited; a receiver whose
+ * log shrank or forked is audited PEER_INCONSISTENT and its deliveries are
+ * paused.
  */
 #include <event2/event.h>
 
@@ -17,44 +20,117 @@
 #include "accord/witness.h"
 #include "node_int.h"
 
-/* One post in flight. */
+#define DELIVERY_BATCH 512                       /* envelopes in one post */
+#define DELIVERY_BATCH_BYTES ((size_t)4 << 20)   /* their bytes, at most */
+
+/* ---- the ids being delivered ------------------------------------------------- */
+
+/*
+ * The ids posted and not yet settled (in flight, or their outcome waiting
+ * for the turn's commit: the store still says pending then). Open
+ * addressing with linear probing over random ids; removal shifts back the
+ * entries after it, so no tombstones. IDSET_CAP is a power of two, twice
+ * NODE_MAX_IN_FLIGHT at least.
+ */
+#define IDSET_CAP 8192
+
+struct idset {
+	size_t n;
+	bool used[IDSET_CAP];
+	uint8_t id[IDSET_CAP][STATE_ID_LEN];
+};
+
+static size_t slot_of(const uint8_t id[STATE_ID_LEN])
+{
+	size_t h;
+
+	memcpy(&h, id, sizeof h);
+	return h & (IDSET_CAP - 1);
+}
+
+static bool busy(const struct idset *s, const uint8_t id[STATE_ID_LEN])
+{
+	for (size_t i = slot_of(id); s->used[i]; i = (i + 1) & (IDSET_CAP - 1))
+		if (memcmp(s->id[i], id, STATE_ID_LEN) == 0)
+			return true;
+	return false;
+}
+
+static void busy_add(struct idset *s, const uint8_t id[STATE_ID_LEN])
+{
+	size_t i = slot_of(id);
+
+	while (s->used[i])
+		i = (i + 1) & (IDSET_CAP - 1);
+	s->used[i] = true;
+	memcpy(s->id[i], id, STATE_ID_LEN);
+	s->n++;
+}
+
+static void busy_remove(struct idset *s, const uint8_t id[STATE_ID_LEN])
+{
+	size_t i = slot_of(id), j;
+
+	while (s->used[i] && memcmp(s->id[i], id, STATE_ID_LEN) != 0)
+		i = (i + 1) & (IDSET_CAP - 1);
+	if (!s->used[i])
+		return;
+	s->used[i] = false;
+	s->n--;
+	/* Move back each later entry of the run that may now be unreachable. */
+	for (j = (i + 1) & (IDSET_CAP - 1); s->used[j]; j = (j + 1) & (IDSET_CAP - 1)) {
+		size_t home = slot_of(s->id[j]);
+
+		if (((j - home) & (IDSET_CAP - 1)) >= ((j - i) & (IDSET_CAP - 1))) {
+			memcpy(s->id[i], s->id[j], STATE_ID_LEN);
+			s->used[i] = true;
+			s->used[j] = false;
+			i = j;
+		}
+	}
+}
+
+/* ---- a post in flight ------------------------------------------------------------ */
+
+/* One envelope of a post. */
+struct parcel {
+	uint8_t id[STATE_ID_LEN];
+	char id_hex[2 * STATE_ID_LEN + 1];
+	state_outbox_item *item;           /* owned */
+	Accord__Envelope__Envelope *env;   /* owned, unpacked from item */
+};
+
+/* One post to one partner. */
 struct flight {
 	struct flight *next;
 	node *n;
-	uint8_t id[STATE_ID_LEN];
-	state_outbox_item *item;       /* owned */
-	Accord__Envelope__Envelope *env; /* owned, unpacked from item */
+	char recipient[PROTOCOL_MAX_ID + 1];
 	uint8_t peer_key[CRYPTO_SHA256_LEN];
-	/* The receiver's checkpoint held when the envelope left: its
-	 * witness_size, so the receipt's proof starts from this one. */
+	/* The receiver's checkpoint held when the envelopes left: their
+	 * witness_size, so the receipts' proofs start from this one. */
 	witness_checkpoint held;
 	bool has_held;
+	size_t n_parcels;
+	struct parcel parcels[];
 };
+
+static void parcel_clear(struct parcel *p)
+{
+	state_free(p->item);
+	p->item = NULL;
+	if (p->env)
+		protobuf_c_message_free_unpacked(&p->env->base, NULL);
+	p->env = NULL;
+}
 
 static void flight_free(struct flight *f)
 {
 	if (!f)
 		return;
-	state_free(f->item);
+	for (size_t i = 0; i < f->n_parcels; i++)
+		parcel_clear(&f->parcels[i]);
 	witness_checkpoint_free(&f->held);
-	if (f->env)
-		protobuf_c_message_free_unpacked(&f->env->base, NULL);
 	free(f);
-}
-
-static void settle_done(node *n, struct op *op, int rc, const accord_error *e);
-
-/* Whether item id is being posted, or its outcome waits for this turn's
- * commit (the outbox in the store still says pending then). */
-static bool in_flight(node *n, const uint8_t id[STATE_ID_LEN])
-{
-	for (struct flight *f = n->flights; f; f = f->next)
-		if (memcmp(f->id, id, STATE_ID_LEN) == 0)
-			return true;
-	for (struct op *op = n->ops; op; op = op->next)
-		if (op->done == settle_done && memcmp(op->id, id, STATE_ID_LEN) == 0)
-			return true;
-	return false;
 }
 
 static void land(struct flight *f)
@@ -64,10 +140,27 @@ static void land(struct flight *f)
 			*pp = f->next;
 			break;
 		}
-	f->n->in_flight--;
+	f->n->in_flight -= f->n_parcels;
 }
 
-/* ---- after the answer -------------------------------------------------------- */
+static size_t flights(const node *n)
+{
+	size_t k = 0;
+
+	for (const struct flight *f = n->flights; f; f = f->next)
+		k++;
+	return k;
+}
+
+static bool flying_to(const node *n, const char *partner)
+{
+	for (const struct flight *f = n->flights; f; f = f->next)
+		if (strcmp(f->recipient, partner) == 0)
+			return true;
+	return false;
+}
+
+/* ---- after the answer ------------------------------------------------------------ */
 
 static int settle_put(node *n, MDB_txn *txn, struct op *op, accord_error *e)
 {
@@ -82,6 +175,7 @@ static int settle_put(node *n, MDB_txn *txn, struct op *op, accord_error *e)
 
 static void settle_done(node *n, struct op *op, int rc, const accord_error *e)
 {
+	busy_remove(n->busy, op->id);
 	if (rc != 0)
 		node_log(n, "the outcome of delivery %s could not be recorded, it will be "
 			 "tried again: %s", op->id_hex, accord_error_msg(e));
@@ -91,98 +185,118 @@ static void settle_done(node *n, struct op *op, int rc, const accord_error *e)
 }
 
 /* Audit an outcome (DELIVERED, refused by the receiver, PEER_INCONSISTENT)
- * with the item's new state, in one transaction; note: a checkpoint of the
- * receiver's to hold from now on. */
-static void settle(node *n, struct flight *f, int event, int outcome, const char *reason,
-		   const char *note)
+ * with the item's new state, in the turn's commit; note: a checkpoint of
+ * the receiver's to hold from now on. The parcel's item is taken; its id
+ * stays busy until the commit. */
+static void settle(node *n, struct flight *f, struct parcel *p, int event, int outcome,
+		   const char *reason, const char *note)
 {
 	struct op *op = calloc(1, sizeof *op);
 
 	if (!op) {
 		node_log(n, "out of memory recording a delivery's outcome");
+		busy_remove(n->busy, p->id);
 		return;
 	}
-	memcpy(op->id, f->id, STATE_ID_LEN);
-	crypto_hex(f->id, STATE_ID_LEN, op->id_hex);
+	memcpy(op->id, p->id, STATE_ID_LEN);
+	memcpy(op->id_hex, p->id_hex, sizeof op->id_hex);
 	node_entry_protocol(n, &op->entry);
 	op->entry.event = event;
 	op->entry.outcome = outcome;
 	op->entry.reason = reason;
 	op->entry.from = n->cf.partner;
-	op->entry.to = f->item->recipient;
-	op->entry.rule_id = f->item->rule_id;
-	op->entry.purpose = f->env->purpose;
-	op->entry.record_type = f->item->record_type;
+	op->entry.to = p->item->recipient;
+	op->entry.rule_id = p->item->rule_id;
+	op->entry.purpose = p->env->purpose;
+	op->entry.record_type = p->item->record_type;
 	op->entry.message_id = op->id_hex;
 	op->entry.actor = "accordd";
 	op->entry.has_peer_key = true;
 	memcpy(op->entry.peer_key, f->peer_key, CRYPTO_SHA256_LEN);
-	op->entry.has_record_sha256 = crypto_sha256(f->env->record.data, f->env->record.len,
+	op->entry.has_record_sha256 = crypto_sha256(p->env->record.data, p->env->record.len,
 						    op->entry.record_sha256) == 0;
-	op->outbox = f->item;
-	f->item = NULL;
+	op->outbox = p->item;
+	p->item = NULL;
 	op->answer = note ? json_string(note) : NULL;
 	op->put = settle_put;
 	op->done = settle_done;
 	if (node_op_own_strings(op) != 0 || (note && !op->answer)) {
 		node_log(n, "out of memory recording a delivery's outcome");
+		busy_remove(n->busy, op->id);
 		node_op_free(op);
 		return;
 	}
 	node_enqueue(n, op);
 }
 
-struct item_write {
+/* The parcels to retry, written in one transaction. */
+struct retry_write {
 	node *n;
-	const uint8_t *id;
-	const state_outbox_item *item;
+	struct parcel **p;
+	size_t count;
 };
 
-static int item_put(MDB_txn *txn, void *ctx, accord_error *e)
+static int retry_put(MDB_txn *txn, void *ctx, accord_error *e)
 {
-	struct item_write *w = ctx;
+	struct retry_write *w = ctx;
 
-	return state_outbox_put(w->n->sb, txn, w->id, w->item, e);
+	for (size_t i = 0; i < w->count; i++) {
+		int rc = state_outbox_put(w->n->sb, txn, w->p[i]->id, w->p[i]->item, e);
+
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
 }
 
-/* Not delivered this time: count, back off, keep it pending. No audit:
- * trying discloses nothing. */
-static void retry_later(node *n, struct flight *f, const char *why)
+/* Not delivered this time: count, back off, keep them pending. No audit:
+ * trying discloses nothing. why[i] says why for p[i]. */
+static void retry_later(node *n, struct parcel **p, const char *const *why, size_t count)
 {
-	state_outbox_item *it = f->item;
-	long cap = n->cf.retry_max_ms, delay = n->cf.retry_initial_ms;
-	struct item_write w = { n, f->id, it };
+	long cap = n->cf.retry_max_ms, soonest = cap;
+	struct retry_write w = { n, p, count };
 	accord_error e = { 0 };
-	uint32_t r = 0;
 
-	for (uint32_t i = 0; i < it->attempts && delay < cap; i++)
-		delay *= 2;
-	if (delay > cap)
-		delay = cap;
-	/* Jitter over the upper half, so partners' retries spread out. */
-	if (crypto_random(&r, sizeof r) == 0)
-		delay = delay / 2 + (long)(r % (uint32_t)(delay / 2 + 1));
-	it->attempts++;
-	it->next_attempt_ms = node_now_ms() + delay;
-	if (it->last_error != protobuf_c_empty_string)
-		free(it->last_error);
-	it->last_error = strdup(why);     /* NULL (empty) when out of memory */
-	n->m.delivery_failures++;
-	node_log(n, "delivery to %s failed (attempt %u, next in %ld ms): %s",
-		 it->recipient, it->attempts, delay, why);
-	if (store_write(n->st, item_put, &w, &e) != 0)
+	for (size_t i = 0; i < count; i++) {
+		state_outbox_item *it = p[i]->item;
+		long delay = n->cf.retry_initial_ms;
+		uint32_t r = 0;
+
+		for (uint32_t k = 0; k < it->attempts && delay < cap; k++)
+			delay *= 2;
+		if (delay > cap)
+			delay = cap;
+		/* Jitter over the upper half, so partners' retries spread out. */
+		if (crypto_random(&r, sizeof r) == 0)
+			delay = delay / 2 + (long)(r % (uint32_t)(delay / 2 + 1));
+		soonest = delay < soonest ? delay : soonest;
+		it->attempts++;
+		it->next_attempt_ms = node_now_ms() + delay;
+		if (it->last_error != protobuf_c_empty_string)
+			free(it->last_error);
+		it->last_error = strdup(why[i]);   /* NULL (empty) when out of memory */
+		n->m.delivery_failures++;
+		if (i == 0 || why[i] != why[i - 1])
+			node_log(n, "delivery to %s failed (attempt %u, next in %ld ms): %s%s",
+				 it->recipient, it->attempts, delay, why[i],
+				 count > 1 ? " (and more of this post)" : "");
+	}
+	if (count && store_write(n->st, retry_put, &w, &e) != 0)
 		node_log(n, "cannot record the retry: %s", accord_error_msg(&e));
-	node_outbox_kick(n, delay);
+	for (size_t i = 0; i < count; i++)
+		busy_remove(n->busy, p[i]->id);
+	if (count)
+		node_outbox_kick(n, soonest);
 }
 
 /*
  * Which checkpoint of the receiver's to hold after a receipt that passed
- * receipt_check against f->held, the one held when the envelope left: the
- * receipt's proof links its checkpoint to that one only. Deliveries run
- * concurrently, so another receipt may have moved the held checkpoint on
- * meanwhile; no proof links the two then, and nothing new is held (the
- * next delivery's proof starts from the one held). Two checkpoints of the
- * same size with different roots are a fork: ACCORD_EINCONSISTENT.
+ * receipt_check against f->held, the one held when the envelopes left: the
+ * receipt's proof links its checkpoint to that one only. If another
+ * receipt moved the held checkpoint on meanwhile, no proof links the two,
+ * and nothing new is held (the next delivery's proof starts from the one
+ * held). Two checkpoints of the same size with different roots are a fork:
+ * ACCORD_EINCONSISTENT.
  */
 static int next_held(node *n, const char *partner, const struct flight *f,
 		     const receipt_info *info, const char **hold, accord_error *e)
@@ -207,130 +321,267 @@ static int next_held(node *n, const char *partner, const struct flight *f,
 	return rc;
 }
 
+/* A parcel the receiver answered 200 with receipt: settled (DELIVERED, or
+ * PEER_INCONSISTENT and paused) and true; false when the receipt does not
+ * pass, with e saying why, to try again. *held_note is the checkpoint this
+ * post's receipts made us hold so far. */
+static bool receipted(node *n, struct flight *f, struct parcel *p, const protocol_partner *to,
+		      const uint8_t *receipt, size_t len, receipt_cache *cache,
+		      char **held_note, accord_error *e)
+{
+	uint8_t digest[CRYPTO_SHA256_LEN];
+	receipt_expect x = {
+		.message_id = p->id, .id_len = STATE_ID_LEN, .record_digest = digest,
+		.receiver = to->id, .receiver_key = to->signing_key,
+		.held = f->has_held ? &f->held : NULL,
+	};
+	receipt_info info = { 0 };
+	const char *hold = NULL;
+
+	if (crypto_sha256(p->env->record.data, p->env->record.len, digest) != 0 ||
+	    receipt_check(receipt, len, &x, cache, &info, e) != 0 ||
+	    next_held(n, to->id, f, &info, &hold, e) != 0) {
+		receipt_info_free(&info);
+		if (e->code != ACCORD_EINCONSISTENT)
+			return false;
+		p->item->state = ACCORD__STATE__OUTBOX_ITEM__STATE__PAUSED;
+		node_log(n, "PARTNER %s IS INCONSISTENT, its deliveries are paused: %s",
+			 to->id, accord_error_msg(e));
+		settle(n, f, p, AUDIT_PEER_INCONSISTENT, AUDIT_FAILURE, accord_error_msg(e), NULL);
+		return true;
+	}
+	/* Receipts of one batch share their checkpoint: hold it once. */
+	if (hold && *held_note && strcmp(hold, *held_note) == 0)
+		hold = NULL;
+	else if (hold) {
+		free(*held_note);
+		*held_note = strdup(hold);
+	}
+	p->item->state = ACCORD__STATE__OUTBOX_ITEM__STATE__DELIVERED;
+	p->item->done_ms = node_now_ms();
+	free(p->item->receipt.data);
+	p->item->receipt.data = malloc(len ? len : 1);
+	p->item->receipt.len = p->item->receipt.data ? len : 0;
+	if (p->item->receipt.data)
+		memcpy(p->item->receipt.data, receipt, len);
+	settle(n, f, p, AUDIT_DELIVERED, AUDIT_SUCCESS, NULL, hold);
+	receipt_info_free(&info);
+	return true;
+}
+
+/* The receiver answered the post with a DeliveryAnswer: settle each
+ * parcel, or retry it. */
+static void on_results(node *n, struct flight *f, const protocol_partner *to,
+		       const Accord__Envelope__DeliveryAnswer *a)
+{
+	struct parcel **again = calloc(f->n_parcels, sizeof *again);
+	char (*why)[600] = calloc(f->n_parcels, sizeof *why);
+	const char **whyp = calloc(f->n_parcels, sizeof *whyp);
+	receipt_cache cache = { 0 };
+	char *held_note = NULL;
+	size_t k = 0;
+
+	if (!again || !why || !whyp) {
+		node_log(n, "out of memory reading the answer of %s", to->id);
+		for (size_t i = 0; i < f->n_parcels; i++)
+			busy_remove(n->busy, f->parcels[i].id);
+		node_outbox_kick(n, 100);
+		goto out;
+	}
+	for (size_t i = 0; i < f->n_parcels; i++) {
+		const Accord__Envelope__DeliveryAnswer__Result *r = a->results[i];
+		struct parcel *p = &f->parcels[i];
+		accord_error e = { 0 };
+
+		if (r->status == 200 && receipted(n, f, p, to, r->receipt.data, r->receipt.len,
+						  &cache, &held_note, &e))
+			continue;
+		if (r->status == 200) {
+			snprintf(why[k], sizeof why[k], "%s", accord_error_msg(&e));
+		} else if (r->status >= 500 || r->status == 429 || r->status == 413) {
+			snprintf(why[k], sizeof why[k], "the receiver answered %u: %.300s",
+				 r->status, r->error);
+		} else {
+			char reason[600];
+
+			snprintf(reason, sizeof reason, "refused by %s (%u): %.400s", to->id,
+				 r->status, r->error);
+			p->item->state = ACCORD__STATE__OUTBOX_ITEM__STATE__REFUSED;
+			p->item->done_ms = node_now_ms();
+			settle(n, f, p, AUDIT_DELIVERED, AUDIT_DENIED, reason, NULL);
+			continue;
+		}
+		whyp[k] = why[k];
+		again[k++] = p;
+	}
+	retry_later(n, again, whyp, k);
+out:
+	free(held_note);
+	free(again);
+	free(why);
+	free(whyp);
+}
+
 /* The answer to one post. */
 static void on_answer(const courier_result *r, void *arg)
 {
 	struct flight *f = arg;
 	node *n = f->n;
 	const protocol *p = node_protocol(n);
-	const protocol_partner *to = p ? protocol_partner_find(p, f->item->recipient) : NULL;
-	const char *hold = NULL;
-	receipt_info info = { 0 };
-	accord_error e = { 0 };
+	const protocol_partner *to = p ? protocol_partner_find(p, f->recipient) : NULL;
+	Accord__Envelope__DeliveryAnswer *a = NULL;
+	struct parcel **all = NULL;
+	const char **whyp = NULL;
 	char why[600];
 
 	land(f);
-	if (r->status == 0 || r->status >= 500 || r->status == 429 || !to) {
-		snprintf(why, sizeof why, "%s", !to ? "the recipient is not a partner of the "
-			 "protocol in force" : r->error ? r->error : "the receiver is unavailable");
-		if (r->status >= 500)
-			snprintf(why, sizeof why, "the receiver answered %ld: %.*s", r->status,
-				 (int)(r->len < 300 ? r->len : 300), (const char *)r->body);
-		retry_later(n, f, why);
+	if (r->status == 200 && to)
+		a = accord__envelope__delivery_answer__unpack(NULL, r->len, r->body);
+	if (a && a->n_results == f->n_parcels) {
+		on_results(n, f, to, a);
 		goto out;
 	}
-	if (r->status != 200) {
-		snprintf(why, sizeof why, "refused by %s (%ld): %.*s", f->item->recipient,
-			 r->status, (int)(r->len < 400 ? r->len : 400), (const char *)r->body);
-		f->item->state = ACCORD__STATE__OUTBOX_ITEM__STATE__REFUSED;
-		f->item->done_ms = node_now_ms();
-		settle(n, f, AUDIT_DELIVERED, AUDIT_DENIED, why, NULL);
+	/* Nothing of the post was answered: all of it is tried again. */
+	if (!to)
+		snprintf(why, sizeof why, "the recipient is not a partner of the protocol in force");
+	else if (r->status == 0)
+		snprintf(why, sizeof why, "%s", r->error ? r->error : "the receiver is unavailable");
+	else if (r->status == 200)
+		snprintf(why, sizeof why, "the receiver's answer is not a DeliveryAnswer for "
+			 "%zu envelopes", f->n_parcels);
+	else
+		snprintf(why, sizeof why, "the receiver answered %ld: %.*s", r->status,
+			 (int)(r->len < 300 ? r->len : 300), (const char *)r->body);
+	all = calloc(f->n_parcels, sizeof *all);
+	whyp = calloc(f->n_parcels, sizeof *whyp);
+	if (!all || !whyp) {
+		for (size_t i = 0; i < f->n_parcels; i++)
+			busy_remove(n->busy, f->parcels[i].id);
+		node_outbox_kick(n, 100);
 		goto out;
 	}
-	{
-		uint8_t digest[CRYPTO_SHA256_LEN];
-		receipt_expect x = {
-			.message_id = f->id, .id_len = STATE_ID_LEN, .record_digest = digest,
-			.receiver = to->id, .receiver_key = to->signing_key,
-			.held = f->has_held ? &f->held : NULL,
-		};
-
-		if (crypto_sha256(f->env->record.data, f->env->record.len, digest) != 0 ||
-		    receipt_check(r->body, r->len, &x, &info, &e) != 0 ||
-		    next_held(n, to->id, f, &info, &hold, &e) != 0) {
-			if (e.code == ACCORD_EINCONSISTENT) {
-				f->item->state = ACCORD__STATE__OUTBOX_ITEM__STATE__PAUSED;
-				settle(n, f, AUDIT_PEER_INCONSISTENT, AUDIT_FAILURE,
-				       accord_error_msg(&e), NULL);
-				node_log(n, "PARTNER %s IS INCONSISTENT, its deliveries are "
-					 "paused: %s", to->id, accord_error_msg(&e));
-			} else {
-				retry_later(n, f, accord_error_msg(&e));
-			}
-			goto out;
-		}
+	for (size_t i = 0; i < f->n_parcels; i++) {
+		all[i] = &f->parcels[i];
+		whyp[i] = why;
 	}
-	f->item->state = ACCORD__STATE__OUTBOX_ITEM__STATE__DELIVERED;
-	f->item->done_ms = node_now_ms();
-	free(f->item->receipt.data);
-	f->item->receipt.data = malloc(r->len);
-	f->item->receipt.len = f->item->receipt.data ? r->len : 0;
-	if (f->item->receipt.data)
-		memcpy(f->item->receipt.data, r->body, r->len);
-	settle(n, f, AUDIT_DELIVERED, AUDIT_SUCCESS, NULL, hold);
+	retry_later(n, all, whyp, f->n_parcels);
 out:
-	receipt_info_free(&info);
+	free(all);
+	free(whyp);
+	if (a)
+		accord__envelope__delivery_answer__free_unpacked(a, NULL);
 	flight_free(f);
 }
 
-/* ---- sending ------------------------------------------------------------------ */
+/* ---- sending ---------------------------------------------------------------------- */
 
 /* The items due in one wake, collected while the outbox is read and posted
  * after: nothing else may open a read transaction during the iteration. */
 struct scan {
 	node *n;
 	int64_t now, next;           /* the earliest future attempt seen */
-	size_t n_due;
+	size_t n_due, room;
 	struct due {
 		uint8_t id[STATE_ID_LEN];
 		state_outbox_item *item;
-	} due[NODE_MAX_IN_FLIGHT];
+	} *due;
 };
 
-/* Post one item (it is taken over). */
-static void post(node *n, const uint8_t id[STATE_ID_LEN], state_outbox_item *it)
+static bool skip_busy(const uint8_t id[STATE_ID_LEN], void *ctx)
 {
-	const protocol *p = n->proto;
-	const protocol_partner *to = p ? protocol_partner_find(p, it->recipient) : NULL;
-	struct flight *f;
-	uint8_t *bytes;
+	const struct scan *sc = ctx;
+
+	return busy(sc->n->busy, id);
+}
+
+/* Post the flight: its envelopes, each telling the receiver which of its
+ * checkpoints we hold, in one Delivery. */
+static int post(node *n, struct flight *f, const protocol_partner *to)
+{
+	Accord__Envelope__Delivery d = ACCORD__ENVELOPE__DELIVERY__INIT;
+	ProtobufCBinaryData *envs = calloc(f->n_parcels, sizeof *envs);
+	uint8_t *body = NULL;
 	size_t len;
 	char url[600];
+	int rc = ACCORD_ENOMEM;
 
-	if (!to || !to->endpoint || !(f = calloc(1, sizeof *f))) {
-		state_free(it);
-		return;
+	if (!envs)
+		return rc;
+	for (size_t i = 0; i < f->n_parcels; i++) {
+		Accord__Envelope__Envelope *env = f->parcels[i].env;
+
+		env->witness_size = f->has_held ? f->held.size : 0;
+		envs[i].len = accord__envelope__envelope__get_packed_size(env);
+		envs[i].data = malloc(envs[i].len ? envs[i].len : 1);
+		if (!envs[i].data)
+			goto out;
+		accord__envelope__envelope__pack(env, envs[i].data);
 	}
+	d.n_envelopes = f->n_parcels;
+	d.envelopes = envs;
+	len = accord__envelope__delivery__get_packed_size(&d);
+	body = malloc(len ? len : 1);
+	if (!body)
+		goto out;
+	accord__envelope__delivery__pack(&d, body);
+	snprintf(url, sizeof url, "%s/v1/deliveries", to->endpoint);
+	rc = courier_post(n->cr, url, to->tls_spki_sha256, "application/x-protobuf", body, len,
+			  on_answer, f);
+out:
+	for (size_t i = 0; i < f->n_parcels; i++)
+		free(envs[i].data);
+	free(envs);
+	free(body);
+	return rc;
+}
+
+/* A flight to the recipient of due[first], taking from due every item for
+ * that recipient that fits (each taken is set to NULL), and posting it. */
+static void fly(node *n, struct due *due, size_t n_due, size_t first)
+{
+	const char *recipient = due[first].item->recipient;
+	const protocol_partner *to = n->proto ? protocol_partner_find(n->proto, recipient) : NULL;
+	struct flight *f;
+	size_t want = 0, bytes = 0;
+
+	for (size_t i = first; i < n_due && want < DELIVERY_BATCH; i++)
+		want += due[i].item && strcmp(due[i].item->recipient, recipient) == 0;
+	f = to && to->endpoint ? calloc(1, sizeof *f + want * sizeof f->parcels[0]) : NULL;
+	if (!f)
+		return;   /* left in due: freed by the caller, tried at a later wake */
 	f->n = n;
-	memcpy(f->id, id, STATE_ID_LEN);
+	snprintf(f->recipient, sizeof f->recipient, "%s", recipient);
 	memcpy(f->peer_key, to->tls_spki_sha256, CRYPTO_SHA256_LEN);
-	f->item = it;
-	f->env = accord__envelope__envelope__unpack(NULL, it->envelope.len, it->envelope.data);
-	if (!f->env) {
-		flight_free(f);
-		return;
-	}
-	/* Tell the receiver which of its checkpoints we hold, for its proof. */
+	/* Tell the receiver which of its checkpoints we hold, for its proofs. */
 	f->has_held = witness_get(n->wit, to->id, &f->held, NULL) == 0;
-	if (f->has_held)
-		f->env->witness_size = f->held.size;
-	len = accord__envelope__envelope__get_packed_size(f->env);
-	bytes = malloc(len);
-	snprintf(url, sizeof url, "%s/v1/envelopes", to->endpoint);
-	if (!bytes) {
+	for (size_t i = first; i < n_due && f->n_parcels < want; i++) {
+		struct due *d = &due[i];
+		struct parcel *p = &f->parcels[f->n_parcels];
+
+		if (!d->item || strcmp(d->item->recipient, f->recipient) != 0)
+			continue;
+		if (f->n_parcels && bytes + d->item->envelope.len > DELIVERY_BATCH_BYTES)
+			break;
+		p->env = accord__envelope__envelope__unpack(NULL, d->item->envelope.len,
+							   d->item->envelope.data);
+		if (!p->env)
+			continue;    /* left in due, and freed with it */
+		bytes += d->item->envelope.len;
+		memcpy(p->id, d->id, STATE_ID_LEN);
+		crypto_hex(p->id, STATE_ID_LEN, p->id_hex);
+		p->item = d->item;
+		d->item = NULL;
+		f->n_parcels++;
+	}
+	if (f->n_parcels == 0 || post(n, f, to) != 0) {
 		flight_free(f);
 		return;
 	}
-	accord__envelope__envelope__pack(f->env, bytes);
-	if (courier_post(n->cr, url, to->tls_spki_sha256, "application/x-protobuf", bytes,
-			 len, on_answer, f) != 0) {
-		flight_free(f);
-	} else {
-		f->next = n->flights;
-		n->flights = f;
-		n->in_flight++;
-	}
-	free(bytes);
+	for (size_t i = 0; i < f->n_parcels; i++)
+		busy_add(n->busy, f->parcels[i].id);
+	f->next = n->flights;
+	n->flights = f;
+	n->in_flight += f->n_parcels;
 }
 
 /* A copy of an item the iteration will free. */
@@ -353,14 +604,15 @@ static int scan_item(const uint8_t id[STATE_ID_LEN], const state_outbox_item *it
 {
 	struct scan *sc = ctx;
 
-	if (it->state != ACCORD__STATE__OUTBOX_ITEM__STATE__PENDING || in_flight(sc->n, id))
+	if (it->state != ACCORD__STATE__OUTBOX_ITEM__STATE__PENDING ||
+	    flying_to(sc->n, it->recipient))
 		return 0;
 	if (it->next_attempt_ms > sc->now) {
 		if (sc->next == 0 || it->next_attempt_ms < sc->next)
 			sc->next = it->next_attempt_ms;
 		return 0;
 	}
-	if (sc->n->in_flight + sc->n_due >= NODE_MAX_IN_FLIGHT) {
+	if (sc->n_due >= sc->room) {
 		sc->next = sc->now + 50;
 		return 1;
 	}
@@ -378,13 +630,29 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 	accord_error e = { 0 };
 	int rc;
 
-	if (!node_protocol(n) || n->stopping)
+	if (!node_protocol(n) || n->stopping || n->in_flight >= NODE_MAX_IN_FLIGHT)
 		return;    /* nothing leaves without a protocol in force */
-	rc = state_outbox_each_pending(n->sb, scan_item, &sc, &e);
+	if (flights(n) + 1 >= protocol_partner_count(n->proto))
+		return;    /* a post to every partner: the next landing wakes us */
+	sc.room = NODE_MAX_IN_FLIGHT - n->in_flight;
+	if (sc.room > DELIVERY_BATCH)
+		sc.room = DELIVERY_BATCH;
+	sc.due = calloc(sc.room, sizeof *sc.due);
+	if (!sc.due) {
+		node_outbox_kick(n, 100);
+		return;
+	}
+	rc = state_outbox_each_pending(n->sb, skip_busy, scan_item, &sc, &e);
 	if (rc < 0)
 		node_log(n, "cannot read the outbox: %s", accord_error_msg(&e));
+	/* One post to each partner at a time, so that each receipt's
+	 * checkpoint extends the one held just before. */
 	for (size_t i = 0; i < sc.n_due; i++)
-		post(n, sc.due[i].id, sc.due[i].item);
+		if (sc.due[i].item && !flying_to(n, sc.due[i].item->recipient))
+			fly(n, sc.due, sc.n_due, i);
+	for (size_t i = 0; i < sc.n_due; i++)
+		state_free(sc.due[i].item);
+	free(sc.due);
 	if (sc.next)
 		node_outbox_kick(n, (long)(sc.next - node_now_ms()));
 }
@@ -408,7 +676,8 @@ void node_outbox_kick(node *n, long delay_ms)
 
 int node_outbox_start(node *n, accord_error *e)
 {
-	n->deliver_ev = evtimer_new(n->base, on_wake, n);
+	n->busy = calloc(1, sizeof *n->busy);
+	n->deliver_ev = n->busy ? evtimer_new(n->base, on_wake, n) : NULL;
 	if (!n->deliver_ev)
 		return accord_fail(e, ACCORD_ENOMEM, "out of memory");
 	node_outbox_kick(n, 0);
@@ -424,4 +693,6 @@ void node_outbox_stop(node *n)
 		flight_free(f);
 	}
 	n->in_flight = 0;
+	free(n->busy);
+	n->busy = NULL;
 }

@@ -184,15 +184,33 @@ static int received_put(node *n, MDB_txn *txn, struct op *op, accord_error *e)
 	return rc;
 }
 
-/* A receipt for the stored envelope of item, with the checkpoint note and a
- * consistency proof from the checkpoint the sender holds (witness_size). */
+/* The consistency proof from the checkpoint of ours the sender holds
+ * (witness_size) to note's: the same for most receipts of one batch, so the
+ * last one made is kept until the next commit (n->consistency). */
+static int consistency_for(node *n, uint64_t witness_size, const char *note,
+			   const audit_proof **out, accord_error *e)
+{
+	int rc = 0;
+
+	if (!n->consistency.valid || n->consistency.witness_size != witness_size) {
+		n->consistency.valid = false;
+		rc = receipt_consistency(n->au, witness_size, note, &n->consistency.proof, e);
+		n->consistency.valid = rc == 0;
+		n->consistency.witness_size = witness_size;
+	}
+	*out = &n->consistency.proof;
+	return rc;
+}
+
+/* A receipt of its own, signed now with the log's current head, for a
+ * stored inbox item whose first receipt was never kept. */
 static int make_receipt(node *n, const uint8_t id[STATE_ID_LEN], const state_inbox_item *it,
-			uint64_t witness_size, const char *note, uint8_t **bytes,
-			size_t *len, accord_error *e)
+			uint64_t witness_size, uint8_t **bytes, size_t *len, accord_error *e)
 {
 	Accord__Envelope__Envelope *env;
 	audit_proof proof = { 0 };
 	uint8_t digest[CRYPTO_SHA256_LEN];
+	char *note = NULL;
 	int rc;
 
 	env = accord__envelope__envelope__unpack(NULL, it->envelope.len, it->envelope.data);
@@ -200,45 +218,47 @@ static int make_receipt(node *n, const uint8_t id[STATE_ID_LEN], const state_inb
 		return accord_fail(e, ACCORD_EPARSE, "the stored envelope does not unpack");
 	rc = crypto_sha256(env->record.data, env->record.len, digest);
 	if (rc == 0)
+		rc = node_sign_head(n, &note, e);
+	if (rc == 0)
 		rc = receipt_consistency(n->au, witness_size, note, &proof, e);
 	if (rc == 0)
 		rc = receipt_make(n->signer, id, STATE_ID_LEN, digest, n->cf.partner,
 				  it->received_ms / 1000, note, &proof, bytes, len, e);
 	protobuf_c_message_free_unpacked(&env->base, NULL);
+	free(note);
 	return rc;
 }
 
-/* Answer with a receipt signed with the batch's checkpoint, and keep it for
- * repeats (stored after this turn's answers, all in one transaction). */
+/* Answer with the receipt from the batch signed after the commit, and keep
+ * it for repeats (stored after this turn's answers, all in one
+ * transaction). */
 static void received_done(node *n, struct op *op, int rc, const accord_error *e)
 {
-	Accord__Envelope__Envelope *env;
+	const audit_proof *proof = NULL;
 	accord_error e2 = { 0 };
 	uint8_t *bytes = NULL;
 	size_t len;
 
-	if (rc != 0 || !op->note) {
+	if (rc != 0) {
 		answer(op->reply, op->reply_arg, 503, "the envelope could not be audited, so "
 		       "it was not accepted; send it again");
 		return;
 	}
 	n->m.received++;
-	env = accord__envelope__envelope__unpack(NULL, op->inbox->envelope.len,
-						 op->inbox->envelope.data);
-	if (!env || make_receipt(n, op->id, op->inbox, env->witness_size, op->note, &bytes,
-				 &len, &e2) != 0) {
-		node_log(n, "cannot make a receipt for %s: %s", op->id_hex, accord_error_msg(&e2));
+	if (!op->note || !n->receipts ||
+	    consistency_for(n, op->witness_size, op->note, &proof, &e2) != 0 ||
+	    receipt_batch_make(n->receipts, op->receipt_index, proof, &bytes, &len, &e2) != 0) {
+		node_log(n, "cannot make a receipt for %s: %s", op->id_hex,
+			 op->note ? accord_error_msg(&e2) : "the batch was not signed");
 		answer(op->reply, op->reply_arg, 503, "received, but no receipt could be made; "
 		       "send it again for the receipt");
-	} else {
-		op->inbox->receipt.data = bytes;
-		op->inbox->receipt.len = len;
-		answer_receipt(op->reply, op->reply_arg, bytes, len);
-		node_keep_receipt(n, op->id, op->inbox);
-		op->inbox = NULL;
+		return;
 	}
-	if (env)
-		protobuf_c_message_free_unpacked(&env->base, NULL);
+	op->inbox->receipt.data = bytes;
+	op->inbox->receipt.len = len;
+	answer_receipt(op->reply, op->reply_arg, bytes, len);
+	node_keep_receipt(n, op->id, op->inbox);
+	op->inbox = NULL;
 }
 
 static void accept_envelope(node *n, struct inbound *in, const void *body, size_t len,
@@ -282,6 +302,7 @@ static void accept_envelope(node *n, struct inbound *in, const void *body, size_
 	    node_op_own_strings(op) != 0)
 		goto oom;
 	op->wants_checkpoint = true;
+	op->witness_size = env->witness_size;
 	op->reply = fn;
 	op->reply_arg = arg;
 	op->put = received_put;
@@ -344,15 +365,11 @@ static bool answer_repeat(node *n, const Accord__Envelope__Envelope *env, node_r
 	if (!it->receipt.len) {
 		/* Received, but the node stopped before its receipt was kept:
 		 * a receipt now, with the log's current head. */
-		char *note = NULL;
-
-		if (node_sign_head(n, &note, &e) == 0 &&
-		    make_receipt(n, env->message_id.data, it, env->witness_size, note, &bytes,
-				 &len, &e) == 0)
+		if (make_receipt(n, env->message_id.data, it, env->witness_size, &bytes, &len,
+				 &e) == 0)
 			answer_receipt(fn, arg, bytes, len);
 		else
 			answer(fn, arg, 503, accord_error_msg(&e));
-		free(note);
 	} else if (receipt_reprove(n->au, it->receipt.data, it->receipt.len, env->witness_size,
 				   &bytes, &len, &e) != 0) {
 		answer(fn, arg, 503, accord_error_msg(&e));
@@ -364,26 +381,29 @@ static bool answer_repeat(node *n, const Accord__Envelope__Envelope *env, node_r
 	return true;
 }
 
-void node_receive(node *n, const uint8_t spki[CRYPTO_SHA256_LEN], const void *body,
-		  size_t len, node_reply_fn fn, void *arg)
+/* What refuses a partner's whole request before any envelope is read:
+ * answered, and true. */
+static bool refuse_request(node *n, const struct inbound *in, node_reply_fn fn, void *arg)
 {
-	struct inbound in = { .spki = spki };
+	if (!in->from || !n->proto)
+		answer(fn, arg, 403, "your TLS key is not a partner's in the protocol in force");
+	else if (n->stopping)
+		answer(fn, arg, 503, "this node is stopping; deliver again later");
+	else if (n->broken)
+		answer(fn, arg, 503, "this node cannot write its audit log: it accepts nothing");
+	else
+		return false;
+	return true;
+}
+
+/* One envelope (len bytes of body) from in->from, answered through fn. */
+static void receive_one(node *n, const struct inbound *from, const void *body, size_t len,
+			node_reply_fn fn, void *arg)
+{
+	struct inbound in = { .from = from->from, .spki = from->spki };
 	char why[700];
 	int status;
 
-	in.from = node_partner_by_spki(n, spki);
-	if (!in.from || !n->proto) {
-		answer(fn, arg, 403, "your TLS key is not a partner's in the protocol in force");
-		return;
-	}
-	if (n->stopping) {
-		answer(fn, arg, 503, "this node is stopping; deliver again later");
-		return;
-	}
-	if (n->broken) {
-		answer(fn, arg, 503, "this node cannot write its audit log: it accepts nothing");
-		return;
-	}
 	in.env = accord__envelope__envelope__unpack(NULL, len, body);
 	if (!in.env) {
 		refuse(n, &in, 422, fn, arg, "the body is not an Envelope");
@@ -407,4 +427,150 @@ void node_receive(node *n, const uint8_t spki[CRYPTO_SHA256_LEN], const void *bo
 out:
 	record_free(in.record);
 	protobuf_c_message_free_unpacked(&in.env->base, NULL);
+}
+
+void node_receive(node *n, const uint8_t spki[CRYPTO_SHA256_LEN], const void *body,
+		  size_t len, node_reply_fn fn, void *arg)
+{
+	struct inbound in = { .spki = spki, .from = node_partner_by_spki(n, spki) };
+
+	if (!refuse_request(n, &in, fn, arg))
+		receive_one(n, &in, body, len, fn, arg);
+}
+
+/* ---- many envelopes in one request ------------------------------------------ */
+
+/* The answers to one Delivery, collected as its envelopes are answered. */
+struct delivery {
+	node_reply_fn fn;
+	void *arg;
+	size_t n, left;             /* envelopes; answers still owed, plus one */
+	Accord__Envelope__DeliveryAnswer__Result *res;
+	Accord__Envelope__DeliveryAnswer__Result **ptrs;
+	struct slot {
+		struct delivery *d;
+		size_t i;
+	} *slots;
+};
+
+static void delivery_free(struct delivery *d)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		if (d->res[i].error != protobuf_c_empty_string)
+			free(d->res[i].error);
+		free(d->res[i].receipt.data);
+	}
+	free(d->res);
+	free(d->ptrs);
+	free(d->slots);
+	free(d);
+}
+
+/* One answer fewer owed; with none left, the DeliveryAnswer goes out. */
+static void delivery_step(struct delivery *d)
+{
+	Accord__Envelope__DeliveryAnswer a = ACCORD__ENVELOPE__DELIVERY_ANSWER__INIT;
+	node_reply r = { .status = 200, .content_type = "application/x-protobuf" };
+	uint8_t *buf;
+
+	if (--d->left > 0)
+		return;
+	a.n_results = d->n;
+	a.results = d->ptrs;
+	r.len = accord__envelope__delivery_answer__get_packed_size(&a);
+	buf = malloc(r.len ? r.len : 1);
+	if (buf) {
+		accord__envelope__delivery_answer__pack(&a, buf);
+		r.bytes = buf;
+		d->fn(&r, d->arg);
+	} else {
+		answer(d->fn, d->arg, 503, "out of memory");
+	}
+	free(buf);
+	delivery_free(d);
+}
+
+/* node_reply_fn for one envelope of a delivery: its result. */
+static void collect(const node_reply *r, void *arg)
+{
+	struct slot *sl = arg;
+	Accord__Envelope__DeliveryAnswer__Result *res = &sl->d->res[sl->i];
+	const char *why = r->json ? json_string_value(json_object_get(r->json, "error")) : NULL;
+
+	res->status = (uint32_t)r->status;
+	if (why) {
+		char *copy = strdup(why);
+
+		if (copy)
+			res->error = copy;
+	}
+	if (r->status == 200 && r->bytes && (res->receipt.data = malloc(r->len)) != NULL) {
+		memcpy(res->receipt.data, r->bytes, r->len);
+		res->receipt.len = r->len;
+	} else if (r->status == 200) {
+		res->status = 503;      /* out of memory: the sender asks again */
+	}
+	json_decref(r->json);
+	delivery_step(sl->d);
+}
+
+static struct delivery *delivery_new(size_t n, node_reply_fn fn, void *arg)
+{
+	struct delivery *d = calloc(1, sizeof *d);
+
+	if (!d)
+		return NULL;
+	d->fn = fn;
+	d->arg = arg;
+	d->n = n;
+	d->left = n + 1;
+	d->res = calloc(n ? n : 1, sizeof *d->res);
+	d->ptrs = calloc(n ? n : 1, sizeof *d->ptrs);
+	d->slots = calloc(n ? n : 1, sizeof *d->slots);
+	if (!d->res || !d->ptrs || !d->slots) {
+		d->n = 0;
+		delivery_free(d);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		accord__envelope__delivery_answer__result__init(&d->res[i]);
+		d->ptrs[i] = &d->res[i];
+		d->slots[i] = (struct slot){ d, i };
+	}
+	return d;
+}
+
+void node_receive_batch(node *n, const uint8_t spki[CRYPTO_SHA256_LEN], const void *body,
+			size_t len, node_reply_fn fn, void *arg)
+{
+	struct inbound in = { .spki = spki, .from = node_partner_by_spki(n, spki) };
+	Accord__Envelope__Delivery *dv;
+	struct delivery *d;
+	size_t cap = n->cf.max_body_bytes;
+
+	if (refuse_request(n, &in, fn, arg))
+		return;
+	dv = accord__envelope__delivery__unpack(NULL, len, body);
+	if (!dv) {
+		refuse(n, &in, 422, fn, arg, "the body is not a Delivery");
+		return;
+	}
+	if (dv->n_envelopes > NODE_DELIVERY_MAX) {
+		refuse(n, &in, 413, fn, arg, "a delivery holds at most %d envelopes, not %zu",
+		       NODE_DELIVERY_MAX, dv->n_envelopes);
+	} else if (!(d = delivery_new(dv->n_envelopes, fn, arg))) {
+		answer(fn, arg, 503, "out of memory");
+	} else {
+		for (size_t i = 0; i < dv->n_envelopes; i++) {
+			const ProtobufCBinaryData *b = &dv->envelopes[i];
+
+			if (b->len > cap)
+				refuse(n, &in, 413, collect, &d->slots[i], "envelope %zu is %zu "
+				       "bytes, over this node's limit of %zu", i, b->len, cap);
+			else
+				receive_one(n, &in, b->data, b->len, collect, &d->slots[i]);
+		}
+		delivery_step(d);   /* the guard: answers now if all were answered */
+	}
+	accord__envelope__delivery__free_unpacked(dv, NULL);
 }

@@ -60,18 +60,25 @@ static void get_protocol(peer *p, struct evhttp_request *req)
 					    "digest", digest));
 }
 
-static void post_envelope(peer *p, struct evhttp_request *req, const uint8_t *spki)
+/* POST /v1/envelopes (one) or /v1/deliveries (a batch). */
+static void post_envelopes(peer *p, struct evhttp_request *req, const uint8_t *spki,
+			   bool batch)
 {
+	size_t cap = batch ? NODE_DELIVERY_MAX_BYTES : node_config(p->n)->max_body_bytes;
 	char *body;
 	size_t len;
-	int rc = http_body(req, node_config(p->n)->max_body_bytes, &body, &len);
+	int rc = http_body(req, cap, &body, &len);
 
 	if (rc != 0) {
-		http_reply_error(req, rc == ACCORD_ETOOBIG ? 413 : 500, "the envelope is too "
-				 "large or could not be read");
+		http_reply_error(req, rc == ACCORD_ETOOBIG ? 413 : 500, "the %s is too large "
+				 "(over %zu bytes) or could not be read",
+				 batch ? "delivery" : "envelope", cap);
 		return;
 	}
-	node_receive(p->n, spki, body, len, http_reply_node, req);
+	if (batch)
+		node_receive_batch(p->n, spki, body, len, http_reply_node, req);
+	else
+		node_receive(p->n, spki, body, len, http_reply_node, req);
 	free(body);
 }
 
@@ -99,8 +106,9 @@ static void route(struct evhttp_request *req, void *arg)
 		http_reply_error(req, 403, "your TLS key is not a partner's in the protocol in force");
 		return;
 	}
-	if (path && strcmp(path, "/v1/envelopes") == 0 && cmd == EVHTTP_REQ_POST) {
-		post_envelope(p, req, spki);
+	if (path && cmd == EVHTTP_REQ_POST && (strcmp(path, "/v1/envelopes") == 0 ||
+					       strcmp(path, "/v1/deliveries") == 0)) {
+		post_envelopes(p, req, spki, strcmp(path, "/v1/deliveries") == 0);
 		return;
 	}
 	if (path && strcmp(path, "/v1/checkpoint") == 0 && cmd == EVHTTP_REQ_GET) {
@@ -132,7 +140,8 @@ int peer_open(node *n, peer **out, accord_error *e)
 	}
 	evhttp_set_bevcb(p->http, new_tls_bev, p);
 	evhttp_set_gencb(p->http, route, p);
-	evhttp_set_max_body_size(p->http, (ev_ssize_t)cf->max_body_bytes);
+	evhttp_set_max_body_size(p->http, (ev_ssize_t)(cf->max_body_bytes > NODE_DELIVERY_MAX_BYTES ?
+						       cf->max_body_bytes : NODE_DELIVERY_MAX_BYTES));
 	evhttp_set_max_headers_size(p->http, 16384);
 	evhttp_set_timeout(p->http, 30);
 	evhttp_set_allowed_methods(p->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);

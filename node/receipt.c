@@ -14,7 +14,7 @@
 #include "accord/protocol.h"
 #include "accord/receipt.h"
 
-#define CONTEXT "accord-receipt-v1\n"
+#define CONTEXT "accord-receipt-v2\n"
 #define CONTEXT_LEN (sizeof CONTEXT - 1)
 
 static uint8_t *put_u32(uint8_t *p, uint32_t v)
@@ -26,6 +26,11 @@ static uint8_t *put_u32(uint8_t *p, uint32_t v)
 	return p + 4;
 }
 
+static uint8_t *put_u64(uint8_t *p, uint64_t v)
+{
+	return put_u32(put_u32(p, (uint32_t)(v >> 32)), (uint32_t)v);
+}
+
 static uint8_t *put_field(uint8_t *p, const void *data, size_t len)
 {
 	p = put_u32(p, (uint32_t)len);
@@ -34,30 +39,49 @@ static uint8_t *put_field(uint8_t *p, const void *data, size_t len)
 	return p + len;
 }
 
-/* The SHA-256 of the signed bytes (envelope.proto): the context, four u32
- * lengths, the u64 time and the fields. Every length is bounded by
- * RECEIPT_MAX or AUDIT_NOTE_MAX, so none overflows. */
-static int signed_hash(const ProtobufCBinaryData *id, const ProtobufCBinaryData *digest,
-		       const char *receiver, int64_t at, const ProtobufCBinaryData *note,
+/* A message's leaf in its batch (envelope.proto). */
+static int leaf_hash(const uint8_t *id, size_t id_len, const uint8_t *digest,
+		     size_t digest_len, uint8_t out[AUDIT_HASH_LEN])
+{
+	uint8_t buf[8 + RECEIPT_ID_MAX + CRYPTO_SHA256_LEN], *p;
+
+	if (id_len > RECEIPT_ID_MAX || digest_len != CRYPTO_SHA256_LEN)
+		return ACCORD_EINVAL;
+	p = put_field(buf, id, id_len);
+	p = put_field(p, digest, digest_len);
+	return audit_leaf_hash(buf, (size_t)(p - buf), out);
+}
+
+/* The SHA-256 of the signed bytes (envelope.proto): the context, the
+ * receiver, the time, the checkpoint, the batch's size and root. Every
+ * length is bounded by RECEIPT_MAX or AUDIT_NOTE_MAX, so none overflows. */
+static int signed_hash(const char *receiver, int64_t at, const ProtobufCBinaryData *note,
+		       uint64_t batch_size, const uint8_t root[AUDIT_HASH_LEN],
 		       uint8_t out[CRYPTO_SHA256_LEN])
 {
 	size_t rlen = strlen(receiver);
-	size_t len = CONTEXT_LEN + 16 + 8 + id->len + digest->len + rlen + note->len;
+	size_t len = CONTEXT_LEN + 12 + 8 + 8 + rlen + note->len + AUDIT_HASH_LEN;
 	uint8_t *buf = malloc(len), *p;
 	int rc;
 
 	if (!buf)
 		return ACCORD_ENOMEM;
 	memcpy(buf, CONTEXT, CONTEXT_LEN);
-	p = put_field(buf + CONTEXT_LEN, id->data, id->len);
-	p = put_field(p, digest->data, digest->len);
-	p = put_field(p, receiver, rlen);
-	p = put_u32(p, (uint32_t)((uint64_t)at >> 32));
-	p = put_u32(p, (uint32_t)(uint64_t)at);
-	put_field(p, note->data, note->len);
+	p = put_field(buf + CONTEXT_LEN, receiver, rlen);
+	p = put_u64(p, (uint64_t)at);
+	p = put_field(p, note->data, note->len);
+	p = put_u64(p, batch_size);
+	put_field(p, root, AUDIT_HASH_LEN);
 	rc = crypto_sha256(buf, len, out);
 	free(buf);
 	return rc;
+}
+
+/* Point r's repeated hashes at p's (which outlives the pack). */
+static void set_hashes(ProtobufCBinaryData *to, const audit_proof *p)
+{
+	for (size_t i = 0; p && i < p->n; i++)
+		to[i] = (ProtobufCBinaryData){ AUDIT_HASH_LEN, (uint8_t *)p->hash[i] };
 }
 
 /* Pack r with p as its consistency proof into a new buffer. */
@@ -71,8 +95,7 @@ static int pack(Accord__Envelope__Receipt *r, const audit_proof *p, uint8_t **ou
 	if (n > AUDIT_PROOF_MAX)
 		return accord_fail(e, ACCORD_EINVAL, "a consistency proof has at most %d "
 				   "hashes", AUDIT_PROOF_MAX);
-	for (size_t i = 0; i < n; i++)
-		proof[i] = (ProtobufCBinaryData){ AUDIT_HASH_LEN, (uint8_t *)p->hash[i] };
+	set_hashes(proof, p);
 	r->n_consistency = n;
 	r->consistency = proof;
 	*out_len = accord__envelope__receipt__get_packed_size(r);
@@ -84,36 +107,160 @@ static int pack(Accord__Envelope__Receipt *r, const audit_proof *p, uint8_t **ou
 	return 0;
 }
 
-int receipt_make(const crypto_signer *signer, const uint8_t *message_id,
-		 size_t id_len, const uint8_t record_digest[CRYPTO_SHA256_LEN],
-		 const char *receiver, int64_t received_at,
-		 const char *checkpoint_note, const audit_proof *consistency,
-		 uint8_t **out, size_t *out_len, accord_error *e)
-{
-	Accord__Envelope__Receipt r = ACCORD__ENVELOPE__RECEIPT__INIT;
-	uint8_t hash[CRYPTO_SHA256_LEN], sig[CRYPTO_ED25519_SIG_LEN];
-	size_t note_len = checkpoint_note ? strnlen(checkpoint_note, AUDIT_NOTE_MAX + 1) : 0;
+/* ---- the receiver's batch ------------------------------------------------- */
 
+struct receipt_batch {
+	size_t n, cap;
+	struct batch_item {
+		uint8_t id[RECEIPT_ID_MAX];
+		size_t id_len;
+		uint8_t digest[CRYPTO_SHA256_LEN];
+	} *items;
+	uint8_t (*leaves)[AUDIT_HASH_LEN];
+	audit_memtree *tree;            /* set by receipt_batch_sign */
+	char receiver[PROTOCOL_MAX_ID + 1];
+	int64_t received_at;
+	char *note;
+	uint8_t sig[CRYPTO_ED25519_SIG_LEN];
+};
+
+int receipt_batch_new(receipt_batch **out, accord_error *e)
+{
+	*out = calloc(1, sizeof **out);
+	return *out ? 0 : accord_fail(e, ACCORD_ENOMEM, "out of memory");
+}
+
+void receipt_batch_free(receipt_batch *b)
+{
+	if (!b)
+		return;
+	audit_memtree_free(b->tree);
+	free(b->items);
+	free(b->leaves);
+	free(b->note);
+	free(b);
+}
+
+int receipt_batch_add(receipt_batch *b, const uint8_t *message_id, size_t id_len,
+		      const uint8_t record_digest[CRYPTO_SHA256_LEN], size_t *index,
+		      accord_error *e)
+{
 	if (!message_id || id_len == 0 || id_len > RECEIPT_ID_MAX)
 		return accord_fail(e, ACCORD_EINVAL, "a receipt's message id is 1 to %d "
 				   "bytes, not %zu", RECEIPT_ID_MAX, id_len);
+	if (b->tree || b->n >= RECEIPT_BATCH_MAX)
+		return accord_fail(e, ACCORD_EINVAL, "the receipt batch is %s",
+				   b->tree ? "signed already" : "full");
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 16;
+		struct batch_item *it = reallocarray(b->items, cap, sizeof *it);
+		uint8_t (*lv)[AUDIT_HASH_LEN];
+
+		if (!it)
+			return accord_fail(e, ACCORD_ENOMEM, "out of memory");
+		b->items = it;
+		lv = reallocarray(b->leaves, cap, AUDIT_HASH_LEN);
+		if (!lv)
+			return accord_fail(e, ACCORD_ENOMEM, "out of memory");
+		b->leaves = lv;
+		b->cap = cap;
+	}
+	memcpy(b->items[b->n].id, message_id, id_len);
+	b->items[b->n].id_len = id_len;
+	memcpy(b->items[b->n].digest, record_digest, CRYPTO_SHA256_LEN);
+	if (leaf_hash(message_id, id_len, record_digest, CRYPTO_SHA256_LEN,
+		      b->leaves[b->n]) != 0)
+		return accord_fail(e, ACCORD_ENOMEM, "out of memory");
+	*index = b->n++;
+	return 0;
+}
+
+int receipt_batch_sign(receipt_batch *b, const crypto_signer *signer,
+		       const char *receiver, int64_t received_at,
+		       const char *checkpoint_note, accord_error *e)
+{
+	size_t note_len = checkpoint_note ? strnlen(checkpoint_note, AUDIT_NOTE_MAX + 1) : 0;
+	uint8_t root[AUDIT_HASH_LEN], hash[CRYPTO_SHA256_LEN];
+	ProtobufCBinaryData note;
+	int rc;
+
+	if (b->n == 0 || b->tree)
+		return accord_fail(e, ACCORD_EINVAL, "the receipt batch is %s",
+				   b->tree ? "signed already" : "empty");
 	if (!receiver || !protocol_id_ok(receiver))
 		return accord_fail(e, ACCORD_EINVAL, "'%s' is not a partner id",
 				   receiver ? receiver : "(null)");
 	if (note_len == 0 || note_len > AUDIT_NOTE_MAX)
 		return accord_fail(e, ACCORD_EINVAL, "a receipt's checkpoint is 1 to %d "
 				   "bytes", AUDIT_NOTE_MAX);
-	r.message_id = (ProtobufCBinaryData){ id_len, (uint8_t *)message_id };
-	r.record_digest = (ProtobufCBinaryData){ CRYPTO_SHA256_LEN, (uint8_t *)record_digest };
-	r.receiver = (char *)receiver;
-	r.received_at = received_at;
-	r.checkpoint = (ProtobufCBinaryData){ note_len, (uint8_t *)checkpoint_note };
-	if (signed_hash(&r.message_id, &r.record_digest, receiver, received_at,
-			&r.checkpoint, hash) != 0 ||
-	    crypto_signer_sign(signer, hash, sizeof hash, sig) != 0)
-		return accord_fail(e, ACCORD_ECRYPTO, "cannot sign the receipt");
-	r.signature = (ProtobufCBinaryData){ sizeof sig, sig };
+	b->note = strndup(checkpoint_note, note_len);
+	if (!b->note)
+		return accord_fail(e, ACCORD_ENOMEM, "out of memory");
+	rc = audit_memtree_build((const uint8_t (*)[AUDIT_HASH_LEN])b->leaves, b->n, &b->tree);
+	if (rc != 0)
+		return accord_fail(e, rc, "cannot build the receipt batch's tree");
+	audit_memtree_root(b->tree, root);
+	note = (ProtobufCBinaryData){ note_len, (uint8_t *)b->note };
+	if (signed_hash(receiver, received_at, &note, b->n, root, hash) != 0 ||
+	    crypto_signer_sign(signer, hash, sizeof hash, b->sig) != 0) {
+		audit_memtree_free(b->tree);
+		b->tree = NULL;
+		return accord_fail(e, ACCORD_ECRYPTO, "cannot sign the receipts");
+	}
+	memcpy(b->receiver, receiver, strlen(receiver) + 1);
+	b->received_at = received_at;
+	return 0;
+}
+
+int receipt_batch_make(const receipt_batch *b, size_t index,
+		       const audit_proof *consistency, uint8_t **out, size_t *out_len,
+		       accord_error *e)
+{
+	Accord__Envelope__Receipt r = ACCORD__ENVELOPE__RECEIPT__INIT;
+	ProtobufCBinaryData path[AUDIT_PROOF_MAX];
+	uint8_t root[AUDIT_HASH_LEN];
+	audit_proof incl;
+	const struct batch_item *it;
+
+	if (!b->tree || index >= b->n)
+		return accord_fail(e, ACCORD_EINVAL, "no receipt %zu in this batch", index);
+	if (audit_memtree_inclusion(b->tree, index, &incl) != 0)
+		return accord_fail(e, ACCORD_ENOMEM, "out of memory");
+	it = &b->items[index];
+	audit_memtree_root(b->tree, root);
+	set_hashes(path, &incl);
+	r.message_id = (ProtobufCBinaryData){ it->id_len, (uint8_t *)it->id };
+	r.record_digest = (ProtobufCBinaryData){ CRYPTO_SHA256_LEN, (uint8_t *)it->digest };
+	r.receiver = (char *)b->receiver;
+	r.received_at = b->received_at;
+	r.checkpoint = (ProtobufCBinaryData){ strlen(b->note), (uint8_t *)b->note };
+	r.signature = (ProtobufCBinaryData){ sizeof b->sig, (uint8_t *)b->sig };
+	r.batch_size = b->n;
+	r.batch_index = index;
+	r.batch_root = (ProtobufCBinaryData){ AUDIT_HASH_LEN, root };
+	r.n_batch_proof = incl.n;
+	r.batch_proof = path;
 	return pack(&r, consistency, out, out_len, e);
+}
+
+int receipt_make(const crypto_signer *signer, const uint8_t *message_id,
+		 size_t id_len, const uint8_t record_digest[CRYPTO_SHA256_LEN],
+		 const char *receiver, int64_t received_at,
+		 const char *checkpoint_note, const audit_proof *consistency,
+		 uint8_t **out, size_t *out_len, accord_error *e)
+{
+	receipt_batch *b;
+	size_t i;
+	int rc = receipt_batch_new(&b, e);
+
+	if (rc == 0)
+		rc = receipt_batch_add(b, message_id, id_len, record_digest, &i, e);
+	if (rc == 0)
+		rc = receipt_batch_sign(b, signer, receiver, received_at, checkpoint_note, e);
+	if (rc == 0)
+		rc = receipt_batch_make(b, i, consistency, out, out_len, e);
+	receipt_batch_free(b);
+	return rc;
 }
 
 int receipt_consistency(audit *a, uint64_t witness_size, const char *checkpoint_note,
@@ -218,15 +365,41 @@ static int check_fields(const Accord__Envelope__Receipt *r, const receipt_expect
 	return 0;
 }
 
-static int check_signature(const Accord__Envelope__Receipt *r, const receipt_expect *x,
-			   accord_error *e)
+/* The receipt's leaf under its batch's root, by its inclusion proof. */
+static int check_batch(const Accord__Envelope__Receipt *r, const receipt_expect *x,
+		       accord_error *e)
 {
-	uint8_t hash[CRYPTO_SHA256_LEN];
+	uint8_t leaf[AUDIT_HASH_LEN];
+	audit_proof p;
 
-	if (signed_hash(&r->message_id, &r->record_digest, r->receiver, r->received_at,
-			&r->checkpoint, hash) != 0)
+	if (r->batch_size == 0 || r->batch_size > RECEIPT_BATCH_MAX ||
+	    r->batch_index >= r->batch_size || r->batch_root.len != AUDIT_HASH_LEN ||
+	    r->n_batch_proof > AUDIT_PROOF_MAX)
+		return accord_fail(e, ACCORD_EINVAL, "the receipt from '%s' does not say "
+				   "which batch of receipts it is in", x->receiver);
+	p.n = r->n_batch_proof;
+	for (size_t i = 0; i < p.n; i++) {
+		if (r->batch_proof[i].len != AUDIT_HASH_LEN)
+			return accord_fail(e, ACCORD_EINVAL, "the receipt from '%s' has a "
+					   "batch proof hash of %zu bytes", x->receiver,
+					   r->batch_proof[i].len);
+		memcpy(p.hash[i], r->batch_proof[i].data, AUDIT_HASH_LEN);
+	}
+	if (leaf_hash(r->message_id.data, r->message_id.len, r->record_digest.data,
+		      r->record_digest.len, leaf) != 0)
 		return accord_fail(e, ACCORD_ENOMEM, "out of memory");
-	if (!crypto_ed25519_verify(x->receiver_key, hash, sizeof hash, r->signature.data))
+	if (!audit_inclusion_verify(leaf, r->batch_index, r->batch_size, &p,
+				    r->batch_root.data))
+		return accord_fail(e, ACCORD_ESIG, "the receipt from '%s' is not in the "
+				   "batch of receipts it names: it was forged or altered",
+				   x->receiver);
+	return 0;
+}
+
+static int check_signature(const Accord__Envelope__Receipt *r, const receipt_expect *x,
+			   const uint8_t hash[CRYPTO_SHA256_LEN], accord_error *e)
+{
+	if (!crypto_ed25519_verify(x->receiver_key, hash, CRYPTO_SHA256_LEN, r->signature.data))
 		return accord_fail(e, ACCORD_ESIG, "the receipt from '%s' is not signed by "
 				   "its signing key in the protocol: it was forged or "
 				   "altered", x->receiver);
@@ -235,7 +408,7 @@ static int check_signature(const Accord__Envelope__Receipt *r, const receipt_exp
 
 /* The checkpoint: signed by the receiver, of its log; into out. */
 static int check_checkpoint(const Accord__Envelope__Receipt *r, const receipt_expect *x,
-			    witness_checkpoint *out, accord_error *e)
+			    bool verified, witness_checkpoint *out, accord_error *e)
 {
 	char origin[AUDIT_NAME_MAX];
 	accord_error why = { 0 };
@@ -250,7 +423,11 @@ static int check_checkpoint(const Accord__Envelope__Receipt *r, const receipt_ex
 	} else if (audit_origin(x->receiver, origin) != 0) {
 		return accord_fail(e, ACCORD_EINVAL, "'%s' is not a partner id", x->receiver);
 	}
-	rc = audit_note_verify((const char *)r->checkpoint.data, r->checkpoint.len,
+	/* A note whose signature verified in this batch's receipts before
+	 * is only parsed again. */
+	rc = verified ? audit_note_parse((const char *)r->checkpoint.data, r->checkpoint.len,
+					 &n, &why) :
+	     audit_note_verify((const char *)r->checkpoint.data, r->checkpoint.len,
 			       x->receiver_key, &n, &why);
 	if (rc == ACCORD_ESIG || rc == ACCORD_ENOMEM)
 		return accord_fail(e, rc, "the receipt from '%s': %s", x->receiver,
@@ -326,10 +503,45 @@ static int check_consistency(const audit_proof *p, const receipt_expect *x,
 			   (unsigned long long)c->size, (unsigned long long)h->size, was);
 }
 
+/* The cache's verdicts for r (see receipt_cache): whether its batch was
+ * verified, and whether its checkpoint is known consistent with x->held. */
+static bool cache_hit(const receipt_cache *c, const receipt_expect *x,
+		      const Accord__Envelope__Receipt *r, const uint8_t header[CRYPTO_SHA256_LEN])
+{
+	return c && c->valid && memcmp(c->header, header, CRYPTO_SHA256_LEN) == 0 &&
+	       memcmp(c->key, x->receiver_key, CRYPTO_ED25519_PUB_LEN) == 0 &&
+	       memcmp(c->sig, r->signature.data, CRYPTO_ED25519_SIG_LEN) == 0;
+}
+
+static bool cache_consistent(const receipt_cache *c, const receipt_expect *x)
+{
+	const witness_checkpoint *h = x->held;
+
+	if (!c->consistent || c->held_size != (h ? h->size : 0))
+		return false;
+	return !h || memcmp(c->held_root, h->root, AUDIT_HASH_LEN) == 0;
+}
+
+static void cache_keep(receipt_cache *c, const receipt_expect *x,
+		       const Accord__Envelope__Receipt *r,
+		       const uint8_t header[CRYPTO_SHA256_LEN], bool consistent)
+{
+	c->valid = true;
+	memcpy(c->header, header, CRYPTO_SHA256_LEN);
+	memcpy(c->sig, r->signature.data, CRYPTO_ED25519_SIG_LEN);
+	memcpy(c->key, x->receiver_key, CRYPTO_ED25519_PUB_LEN);
+	c->consistent = consistent;
+	c->held_size = x->held ? x->held->size : 0;
+	if (x->held)
+		memcpy(c->held_root, x->held->root, AUDIT_HASH_LEN);
+}
+
 int receipt_check(const uint8_t *bytes, size_t len, const receipt_expect *x,
-		  receipt_info *out, accord_error *e)
+		  receipt_cache *cache, receipt_info *out, accord_error *e)
 {
 	Accord__Envelope__Receipt *r;
+	uint8_t header[CRYPTO_SHA256_LEN];
+	bool hit = false;
 	audit_proof p;
 	int rc;
 
@@ -347,13 +559,29 @@ int receipt_check(const uint8_t *bytes, size_t len, const receipt_expect *x,
 				   "Receipt message", x->receiver);
 	rc = check_fields(r, x, e);
 	if (rc == 0)
-		rc = check_signature(r, x, e);
+		rc = check_batch(r, x, e);
+	if (rc == 0 && signed_hash(r->receiver, r->received_at, &r->checkpoint, r->batch_size,
+				   r->batch_root.data, header) != 0)
+		rc = accord_fail(e, ACCORD_ENOMEM, "out of memory");
+	if (rc == 0) {
+		hit = cache_hit(cache, x, r, header);
+		if (!hit)
+			rc = check_signature(r, x, header, e);
+	}
 	if (rc == 0)
-		rc = check_checkpoint(r, x, &out->checkpoint, e);
-	if (rc == 0)
-		rc = load_proof(r, x, &p, e);
-	if (rc == 0)
-		rc = check_consistency(&p, x, out, e);
+		rc = check_checkpoint(r, x, hit, &out->checkpoint, e);
+	if (rc == 0 && hit && cache_consistent(cache, x)) {
+		const witness_checkpoint *h = x->held;
+
+		out->advances = !h || out->checkpoint.size > h->size;
+	} else {
+		if (rc == 0)
+			rc = load_proof(r, x, &p, e);
+		if (rc == 0)
+			rc = check_consistency(&p, x, out, e);
+		if (cache && (rc == 0 || rc == ACCORD_EINCONSISTENT))
+			cache_keep(cache, x, r, header, rc == 0);
+	}
 	out->received_at = r->received_at;
 	accord__envelope__receipt__free_unpacked(r, NULL);
 	if (rc != 0)

@@ -84,11 +84,13 @@ static int get(state *s, MDB_dbi dbi, const void *key, size_t klen,
 }
 
 typedef int (*each_fn)(const MDB_val *k, const ProtobufCMessage *m, void *ctx);
+typedef bool (*skip_fn)(const MDB_val *k, void *ctx);
 
 /* Walk dbi in key order, unpacking each value; or, with via, walk dbi's
  * keys and unpack the value each key has in *via (an index's items). */
 static int each(state *s, MDB_dbi dbi, const MDB_dbi *via,
-		const ProtobufCMessageDescriptor *d, each_fn fn, void *ctx, accord_error *e)
+		const ProtobufCMessageDescriptor *d, skip_fn skip, each_fn fn, void *ctx,
+		accord_error *e)
 {
 	MDB_txn *txn;
 	MDB_cursor *c;
@@ -109,6 +111,8 @@ static int each(state *s, MDB_dbi dbi, const MDB_dbi *via,
 		int stop;
 
 		op = MDB_NEXT;
+		if (skip && skip(&k, ctx))
+			continue;
 		if (via && mdb_get(txn, *via, &k, &v) != 0)
 			continue;    /* an index entry without its item: skip it */
 		m = protobuf_c_message_unpack(d, NULL, v.mv_size, v.mv_data);
@@ -210,8 +214,16 @@ int state_case_get(state *s, const char *referrer, const char *recipient,
 struct each_ctx {
 	state_outbox_fn ofn;
 	state_inbox_fn ifn;
+	bool (*skip)(const uint8_t id[STATE_ID_LEN], void *ctx);
 	void *ctx;
 };
+
+static bool skip_id(const MDB_val *k, void *arg)
+{
+	const struct each_ctx *c = arg;
+
+	return k->mv_size == STATE_ID_LEN && c->skip(k->mv_data, c->ctx);
+}
 
 static int visit(const MDB_val *k, const ProtobufCMessage *m, void *arg)
 {
@@ -227,20 +239,23 @@ int state_outbox_each(state *s, state_outbox_fn fn, void *ctx, accord_error *e)
 {
 	struct each_ctx c = { .ofn = fn, .ctx = ctx };
 
-	return each(s, s->outbox, NULL, &accord__state__outbox_item__descriptor, visit, &c, e);
+	return each(s, s->outbox, NULL, &accord__state__outbox_item__descriptor, NULL, visit,
+		    &c, e);
 }
 
-int state_outbox_each_pending(state *s, state_outbox_fn fn, void *ctx, accord_error *e)
+int state_outbox_each_pending(state *s, bool (*skip)(const uint8_t id[STATE_ID_LEN], void *ctx),
+			      state_outbox_fn fn, void *ctx, accord_error *e)
 {
-	struct each_ctx c = { .ofn = fn, .ctx = ctx };
+	struct each_ctx c = { .ofn = fn, .skip = skip, .ctx = ctx };
 
-	return each(s, s->pending, &s->outbox, &accord__state__outbox_item__descriptor, visit,
-		    &c, e);
+	return each(s, s->pending, &s->outbox, &accord__state__outbox_item__descriptor,
+		    skip ? skip_id : NULL, visit, &c, e);
 }
 
 int state_inbox_each(state *s, state_inbox_fn fn, void *ctx, accord_error *e)
 {
 	struct each_ctx c = { .ifn = fn, .ctx = ctx };
 
-	return each(s, s->inbox, NULL, &accord__state__inbox_item__descriptor, visit, &c, e);
+	return each(s, s->inbox, NULL, &accord__state__inbox_item__descriptor, NULL, visit,
+		    &c, e);
 }

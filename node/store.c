@@ -230,6 +230,9 @@ int store_write(store *s, store_write_fn fn, void *ctx, accord_error *e)
 			mdb_txn_abort(txn);
 		if (rc == 0)
 			return 0;
+		/* A put that store_fail'ed its MDB_MAP_FULL: grow all the same. */
+		if (rc == ACCORD_EFULL)
+			rc = MDB_MAP_FULL;
 		if (!store_mdb_code(rc))
 			return rc;
 		if (rc != MDB_MAP_FULL)

@@ -272,6 +272,21 @@ int audit_node_hash(const uint8_t left[AUDIT_HASH_LEN],
 		    const uint8_t right[AUDIT_HASH_LEN], uint8_t out[AUDIT_HASH_LEN])
 	ACCORD_MUST_CHECK;
 
+/*
+ * A tree over leaf hashes held in memory (a batch of receipts is signed as
+ * one): every complete subtree's hash computed once (2n hashes for n
+ * leaves), so that the root and each leaf's inclusion proof cost no more
+ * hashing. At most AUDIT_MEMTREE_MAX leaves.
+ */
+#define AUDIT_MEMTREE_MAX ((size_t)1 << 20)
+typedef struct audit_memtree audit_memtree;
+int audit_memtree_build(const uint8_t (*leaves)[AUDIT_HASH_LEN], size_t n,
+			audit_memtree **out) ACCORD_MUST_CHECK;
+void audit_memtree_root(const audit_memtree *t, uint8_t out[AUDIT_HASH_LEN]);
+int audit_memtree_inclusion(const audit_memtree *t, uint64_t index, audit_proof *p)
+	ACCORD_MUST_CHECK;
+void audit_memtree_free(audit_memtree *t);
+
 /* RFC 9162 2.1.3.2: true when p proves leaf (a leaf hash) is at index in
  * the tree of size with root. */
 bool audit_inclusion_verify(const uint8_t leaf[AUDIT_HASH_LEN], uint64_t index,

@@ -19,7 +19,7 @@
 
 typedef struct courier courier;
 
-#define COURIER_MAX_RESPONSE ((size_t)64 * 1024)
+#define COURIER_MAX_RESPONSE ((size_t)8 * 1024 * 1024)
 
 /* The outcome of one post. body is valid only during the callback. */
 typedef struct courier_result {

@@ -83,6 +83,20 @@ void node_submit(node *n, const char *body, size_t len, node_reply_fn fn, void *
 void node_receive(node *n, const uint8_t spki[CRYPTO_SHA256_LEN], const void *body,
 		  size_t len, node_reply_fn fn, void *arg);
 
+/*
+ * The peer API's POST /v1/deliveries: a Delivery of envelopes from one
+ * partner (envelope.proto), each checked, audited and answered as
+ * node_receive would, all in the loop turn's one commit, their receipts
+ * signed as one batch. Answers 200 with a DeliveryAnswer holding each
+ * envelope's result in order; or, for the whole request, 403 (not a
+ * partner), 413 (more than NODE_DELIVERY_MAX envelopes), 422 (not a
+ * Delivery) or 503 (stopping, or the audit cannot be written).
+ */
+#define NODE_DELIVERY_MAX 1024
+#define NODE_DELIVERY_MAX_BYTES ((size_t)8 * 1024 * 1024)
+void node_receive_batch(node *n, const uint8_t spki[CRYPTO_SHA256_LEN], const void *body,
+			size_t len, node_reply_fn fn, void *arg);
+
 /* The local API's reads: JSON documents (NULL when out of memory), and
  * the Prometheus text of GET /metrics (malloc'd). */
 json_t *node_status_json(node *n);

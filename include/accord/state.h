@@ -64,8 +64,10 @@ int state_inbox_each(state *s, state_inbox_fn fn, void *ctx, accord_error *e)
 	ACCORD_MUST_CHECK;
 
 /* Visit only the outbox items still PENDING (an index kept by
- * state_outbox_put in the same transaction): the deliveries' hot path. */
-int state_outbox_each_pending(state *s, state_outbox_fn fn, void *ctx, accord_error *e)
+ * state_outbox_put in the same transaction): the deliveries' hot path.
+ * Ids for which skip (may be NULL) says true are passed over unread. */
+int state_outbox_each_pending(state *s, bool (*skip)(const uint8_t id[STATE_ID_LEN], void *ctx),
+			      state_outbox_fn fn, void *ctx, accord_error *e)
 	ACCORD_MUST_CHECK;
 
 #endif

@@ -15,7 +15,7 @@ static const uint8_t digest[32] = { 0xd1, 0x9e, 0x57 };
 static void check(const uint8_t *data, size_t size, const receipt_expect *x)
 {
 	receipt_info info;
-	int rc = receipt_check(data, size, x, &info, NULL);
+	int rc = receipt_check(data, size, x, NULL, &info, NULL);
 
 	if (rc == 0) {
 		if (!info.checkpoint.note || strlen(info.checkpoint.note) !=

@@ -447,6 +447,54 @@ static void test_cut_tail(void **state)
 	th_log_close(&l);
 }
 
+/* What a module writes beside an entry, failing as the state module's puts
+ * do (store_fail's ACCORD_EFULL, not LMDB's code), grows the map too. */
+struct big_put {
+	MDB_dbi dbi;
+	uint8_t key[8];
+	size_t len;
+};
+
+static int put_big(MDB_txn *txn, void *ctx, accord_error *e)
+{
+	struct big_put *p = ctx;
+	MDB_val k = { sizeof p->key, p->key }, v = { p->len, NULL };
+	int rc = mdb_put(txn, p->dbi, &k, &v, MDB_RESERVE);
+
+	if (rc != 0)
+		return store_fail(e, rc, "writing a big value");
+	memset(v.mv_data, 0x5a, p->len);
+	return 0;
+}
+
+static void test_full_beside(void **state)
+{
+	store_options o = { .map_size = 1 << 20, .map_max = 16 << 20 };
+	struct big_put p = { .len = 300 * 1024 };
+	struct th_log l;
+	audit_entry en;
+	accord_error e = { 0 };
+	int rc = 0;
+
+	th_log_open(&l, &o);
+	assert_int_equal(store_db(l.st, "big", MDB_CREATE, &p.dbi, NULL), 0);
+	for (int i = 0; i < 200 && rc == 0; i++) {
+		audit_batch *b;
+
+		p.key[7] = (uint8_t)i;
+		assert_int_equal(audit_batch_begin(l.a, &b, NULL), 0);
+		th_entry((uint64_t)i, &en, 1);
+		assert_int_equal(audit_batch_append(b, &en, NULL, NULL), 0);
+		rc = audit_batch_commit(b, put_big, &p, &e);
+		if (i < 20)
+			assert_int_equal(rc, 0);   /* 6 MiB: grown, not full */
+	}
+	assert_int_equal(rc, ACCORD_EFULL);
+	assert_non_null(strstr(e.msg, "size limit of 16 MiB"));
+	assert_int_equal(store_map_size(l.st), 16 << 20);
+	th_log_close(&l);
+}
+
 static void test_full(void **state)
 {
 	store_options o = { .map_size = 1 << 20, .map_max = 4 << 20 };
@@ -585,6 +633,7 @@ int main(void)
 		cmocka_unit_test(test_tamper_hash),
 		cmocka_unit_test(test_cut_tail),
 		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_full_beside),
 		cmocka_unit_test(test_sigkill),
 		cmocka_unit_test(test_unsafe_dir),
 	};

@@ -251,6 +251,33 @@ static void test_edges(void **state)
 	assert_memory_equal(r, mth(0, 2), H);
 }
 
+/* The tree in memory gives the reference's roots and paths for every size
+ * and index, the stored tree's proofs with it. */
+static void test_memtree(void **state)
+{
+	audit_memtree *t;
+
+	assert_int_equal(audit_memtree_build(NULL, 0, &t), ACCORD_EINVAL);
+	assert_null(t);
+	for (uint64_t n = 1; n <= N_INCL; n++) {
+		uint8_t root[H];
+
+		assert_int_equal(audit_memtree_build((const uint8_t (*)[H])ref.leaf, n, &t), 0);
+		audit_memtree_root(t, root);
+		assert_memory_equal(root, mth(0, n), H);
+		for (uint64_t i = 0; i < n; i++) {
+			audit_proof got, want = { 0 };
+
+			assert_int_equal(audit_memtree_inclusion(t, i, &got), 0);
+			ref_path(i, 0, n, &want);
+			assert_proof_equal(&got, &want);
+			assert_true(audit_inclusion_verify(ref.leaf[i], i, n, &got, root));
+		}
+		assert_int_not_equal(audit_memtree_inclusion(t, n, &(audit_proof){ 0 }), 0);
+		audit_memtree_free(t);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -258,6 +285,7 @@ int main(void)
 		cmocka_unit_test(test_inclusion_all),
 		cmocka_unit_test(test_consistency_all),
 		cmocka_unit_test(test_edges),
+		cmocka_unit_test(test_memtree),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

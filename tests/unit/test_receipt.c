@@ -1,5 +1,6 @@
-/* test_receipt.c - receipts: a round trip, every mismatch refused with its
- * own code, the receiver's consistency proof for every witness size, a log
+/* test_receipt.c - receipts: a round trip, a batch signed once and each
+ * receipt of it checked (and a tampered one refused, the cache passing
+ * nothing it should not), every mismatch refused with its own code, the receiver's consistency proof for every witness size, a log
  * witnessed as it grows, a receipt given again, and a truncated or forked
  * log caught. */
 #include "envelope.pb-c.h"
@@ -69,7 +70,7 @@ static void test_round_trip(void **state)
 	size_t len;
 
 	make(fx.key, RECEIVER, fx.note, NULL, &bytes, &len);
-	assert_int_equal(receipt_check(bytes, len, &x, &info, &e), 0);
+	assert_int_equal(receipt_check(bytes, len, &x, NULL, &info, &e), 0);
 	assert_int_equal(info.received_at, RECEIVED_AT);
 	assert_int_equal(info.checkpoint.size, 5);
 	assert_int_equal(audit_root(fx.log.a, 5, root, NULL), 0);
@@ -84,13 +85,121 @@ static void test_round_trip(void **state)
 
 		memcpy(held.root, root, AUDIT_HASH_LEN);
 		x = expect(&held);
-		assert_int_equal(receipt_check(bytes, len, &x, &info, &e), 0);
+		assert_int_equal(receipt_check(bytes, len, &x, NULL, &info, &e), 0);
 		assert_false(info.advances);
 		receipt_info_free(&info);
 	}
 	free(bytes);
 	assert_string_equal(accord_strerror(ACCORD_EINCONSISTENT),
 			    "log inconsistent with a checkpoint held");
+}
+
+/* ---- a batch ------------------------------------------------------------ */
+
+#define BATCH 7
+
+static void batch_ids(size_t i, uint8_t id[16], uint8_t d[32])
+{
+	memset(id, (int)i + 1, 16);
+	memset(d, 0xa0 + (int)i, 32);
+}
+
+/* Unpack, change with fn, pack again. */
+static void tamper(uint8_t **bytes, size_t *len, void (*fn)(Accord__Envelope__Receipt *r))
+{
+	Accord__Envelope__Receipt *r = accord__envelope__receipt__unpack(NULL, *len, *bytes);
+
+	assert_non_null(r);
+	fn(r);
+	free(*bytes);
+	*len = accord__envelope__receipt__get_packed_size(r);
+	*bytes = malloc(*len);
+	assert_non_null(*bytes);
+	accord__envelope__receipt__pack(r, *bytes);
+	accord__envelope__receipt__free_unpacked(r, NULL);
+}
+
+static void flip_proof(Accord__Envelope__Receipt *r) { r->batch_proof[0].data[5] ^= 1; }
+static void flip_root(Accord__Envelope__Receipt *r) { r->batch_root.data[0] ^= 1; }
+static void flip_sig(Accord__Envelope__Receipt *r) { r->signature.data[9] ^= 1; }
+static void bad_index(Accord__Envelope__Receipt *r) { r->batch_index = r->batch_size; }
+static void other_index(Accord__Envelope__Receipt *r) { r->batch_index ^= 1; }
+
+/* Check receipt i of a batch made by b against its own message. */
+static int check_at(const uint8_t *bytes, size_t len, size_t i, const uint8_t *key,
+		    receipt_cache *cache, accord_error *e)
+{
+	uint8_t id[16], d[32];
+	receipt_expect x = expect(NULL);
+	receipt_info info;
+	int rc;
+
+	batch_ids(i, id, d);
+	x.message_id = id;
+	x.record_digest = d;
+	x.receiver_key = key;
+	rc = receipt_check(bytes, len, &x, cache, &info, e);
+	if (rc == 0)
+		assert_int_equal(info.checkpoint.size, 5);
+	receipt_info_free(&info);
+	return rc;
+}
+
+static void test_batch(void **state)
+{
+	uint8_t other_pub[CRYPTO_ED25519_PUB_LEN], *bytes[BATCH], id[16], d[32];
+	size_t len[BATCH], at;
+	receipt_cache cache = { 0 };
+	receipt_batch *b;
+	accord_error e = { 0 };
+
+	crypto_signer_public(fx.other, other_pub);
+	assert_int_equal(receipt_batch_new(&b, NULL), 0);
+	assert_int_equal(receipt_batch_sign(b, fx.key, RECEIVER, RECEIVED_AT, fx.note, &e),
+			 ACCORD_EINVAL);
+	assert_non_null(strstr(e.msg, "empty"));
+	for (size_t i = 0; i < BATCH; i++) {
+		batch_ids(i, id, d);
+		assert_int_equal(receipt_batch_add(b, id, 16, d, &at, NULL), 0);
+		assert_int_equal(at, i);
+	}
+	assert_int_equal(receipt_batch_make(b, 0, NULL, &bytes[0], &len[0], NULL),
+			 ACCORD_EINVAL);
+	assert_int_equal(receipt_batch_sign(b, fx.key, RECEIVER, RECEIVED_AT, fx.note, NULL), 0);
+	assert_int_equal(receipt_batch_add(b, id, 16, d, &at, &e), ACCORD_EINVAL);
+	assert_non_null(strstr(e.msg, "signed already"));
+	for (size_t i = 0; i < BATCH; i++)
+		assert_int_equal(receipt_batch_make(b, i, NULL, &bytes[i], &len[i], NULL), 0);
+	assert_int_equal(receipt_batch_make(b, BATCH, NULL, &(uint8_t *){ NULL },
+					    &(size_t){ 0 }, NULL), ACCORD_EINVAL);
+	receipt_batch_free(b);
+
+	/* Each one checks, alone and through one cache. */
+	for (size_t i = 0; i < BATCH; i++) {
+		assert_int_equal(check_at(bytes[i], len[i], i, fx.pub, NULL, NULL), 0);
+		assert_int_equal(check_at(bytes[i], len[i], i, fx.pub, &cache, NULL), 0);
+	}
+	assert_true(cache.valid);
+	/* One batch's receipt does not stand for another message of it. */
+	assert_int_equal(check_at(bytes[3], len[3], 4, fx.pub, &cache, &e), ACCORD_EINVAL);
+	/* Tampered: its proof, its root, its place: not in the batch. */
+	tamper(&bytes[2], &len[2], flip_proof);
+	assert_int_equal(check_at(bytes[2], len[2], 2, fx.pub, &cache, &e), ACCORD_ESIG);
+	assert_non_null(strstr(e.msg, "not in the batch"));
+	tamper(&bytes[1], &len[1], flip_root);
+	assert_int_equal(check_at(bytes[1], len[1], 1, fx.pub, &cache, &e), ACCORD_ESIG);
+	tamper(&bytes[4], &len[4], other_index);
+	assert_int_equal(check_at(bytes[4], len[4], 4, fx.pub, &cache, &e), ACCORD_ESIG);
+	tamper(&bytes[0], &len[0], bad_index);
+	assert_int_equal(check_at(bytes[0], len[0], 0, fx.pub, &cache, &e), ACCORD_EINVAL);
+	assert_non_null(strstr(e.msg, "which batch"));
+	/* The cache passes neither another signature nor another key. */
+	tamper(&bytes[5], &len[5], flip_sig);
+	assert_int_equal(check_at(bytes[5], len[5], 5, fx.pub, &cache, &e), ACCORD_ESIG);
+	assert_int_equal(check_at(bytes[6], len[6], 6, other_pub, &cache, &e), ACCORD_ESIG);
+	assert_int_equal(check_at(bytes[6], len[6], 6, fx.pub, &cache, NULL), 0);
+	for (size_t i = 0; i < BATCH; i++)
+		free(bytes[i]);
 }
 
 /* ---- every mismatch ----------------------------------------------------- */
@@ -212,7 +321,7 @@ static void test_mismatch(void **state)
 		free(bytes);
 		bytes = big;
 	}
-	assert_int_equal(receipt_check(bytes, len, &x, &info, &e), c->want);
+	assert_int_equal(receipt_check(bytes, len, &x, NULL, &info, &e), c->want);
 	if (!strstr(e.msg, c->says))
 		fail_msg("'%s' does not say '%s'", e.msg, c->says);
 	assert_null(info.checkpoint.note);
@@ -268,7 +377,7 @@ static int exchange(audit *a, const witness_checkpoint *held, bool prove,
 		assert_int_equal(receipt_consistency(a, held ? held->size : 0, note, &p,
 						     NULL), 0);
 	make(fx.key, RECEIVER, note, &p, &bytes, &len);
-	rc = receipt_check(bytes, len, &x, info, e);
+	rc = receipt_check(bytes, len, &x, NULL, info, e);
 	free(bytes);
 	free(note);
 	return rc;
@@ -310,10 +419,10 @@ static void test_growing(void **state)
 						 &old, NULL), 0);
 		assert_int_equal(receipt_consistency(l.a, 4, old, &p, NULL), 0);
 		make(fx.key, RECEIVER, old, &p, &first, &len);
-		assert_int_equal(receipt_check(first, len, &x, &info, &e), ACCORD_EINCONSISTENT);
+		assert_int_equal(receipt_check(first, len, &x, NULL, &info, &e), ACCORD_EINCONSISTENT);
 		assert_int_equal(receipt_reprove(l.a, first, len, held.size, &again,
 						 &again_len, NULL), 0);
-		assert_int_equal(receipt_check(again, again_len, &x, &info, &e), 0);
+		assert_int_equal(receipt_check(again, again_len, &x, NULL, &info, &e), 0);
 		assert_int_equal(info.checkpoint.size, 9);
 		assert_false(info.advances);
 		receipt_info_free(&info);
@@ -401,6 +510,7 @@ int main(void)
 	const struct CMUnitTest fixed[] = {
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_growing),
+		cmocka_unit_test(test_batch),
 	};
 	const th_table tables[] = {
 		TH_TABLE(mismatches, test_mismatch),
