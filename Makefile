@@ -60,8 +60,8 @@ UNIT_HELPER_OBJ := $(patsubst tests/unit/%.c,$(BUILD)/tests/%.o,$(wildcard tests
 INTEG   := $(sort $(wildcard tests/integration/*.sh))
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps deps-dev deps-bench demo test check fuzz bench install uninstall clean help \
-        build-tests valgrind lint
+.PHONY: all deps deps-dev deps-bench demo test check tsan fuzz bench install uninstall clean \
+        help build-tests valgrind lint
 .DEFAULT_GOAL := all
 
 all: $(BIN)/accord $(BIN)/accordd
@@ -72,6 +72,7 @@ help:
 	@echo "make demo     deps, build, then run the demo"
 	@echo "make test     deps, build, then every unit and integration test"
 	@echo "make check    the whole suite under AddressSanitizer + UBSan"
+	@echo "make tsan     the whole suite under ThreadSanitizer (the daemon's writer thread)"
 	@echo "make fuzz     each libFuzzer target for FUZZ_SECONDS (default $(FUZZ_SECONDS))"
 	@echo "make bench    benchmarks (BENCH=NAME for one)"
 	@echo "make install  install into DESTDIR/PREFIX (default $(PREFIX))"
@@ -140,6 +141,13 @@ test: deps
 
 check: deps
 	@$(MAKE) --no-print-directory BUILD=build/san BIN=build/san/bin SAN=1 OPT="-O1 -g" test
+
+# The daemon's event loop and its writer thread share the node: the whole
+# suite under ThreadSanitizer, any race fatal.
+tsan: deps
+	@TSAN_OPTIONS="halt_on_error=1 exitcode=66" $(MAKE) --no-print-directory \
+	  BUILD=build/tsan BIN=build/tsan/bin OPT="-O1 -g" CFLAGS="-fsanitize=thread" \
+	  LDFLAGS="-fsanitize=thread" test
 
 # The unit tests under valgrind's memcheck: no errors, no leaks.
 VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full \

@@ -13,6 +13,7 @@ struct courier {
 	struct event_base *base;
 	tls *client;
 	long timeout_ms;
+	size_t max_response;
 	CURLM *multi;
 	struct event *timer;
 	size_t pending;
@@ -152,7 +153,7 @@ static size_t on_data(char *data, size_t size, size_t n, void *arg)
 	size_t len = size * n;
 	uint8_t *grown;
 
-	if (len > COURIER_MAX_RESPONSE - p->resp_len) {
+	if (len > p->c->max_response - p->resp_len) {
 		p->resp_too_big = true;
 		return 0; /* stops the transfer */
 	}
@@ -187,6 +188,7 @@ int courier_open(struct event_base *base, tls *client, long timeout_ms, courier 
 	c->base = base;
 	c->client = client;
 	c->timeout_ms = timeout_ms;
+	c->max_response = COURIER_MAX_RESPONSE;
 	c->multi = curl_multi_init();
 	c->timer = evtimer_new(base, on_timer, c);
 	if (!c->multi || !c->timer) {
@@ -221,6 +223,11 @@ void courier_close(courier *c)
 	if (c->timer)
 		event_free(c->timer);
 	free(c);
+}
+
+void courier_set_max_response(courier *c, size_t max)
+{
+	c->max_response = max;
 }
 
 size_t courier_pending(const courier *c)

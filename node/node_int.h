@@ -1,7 +1,8 @@
 /*
- * node_int.h - the node's state, shared by node.c (protocol, group
- * commit), node_send.c (local API -> decide -> minimise -> audit -> outbox
- * -> deliver) and node_recv.c (peer API -> check -> audit+store -> receipt).
+ * node_int.h - the node's state, shared by node.c (protocol),
+ * node_commit.c (the group commit on the writer thread), node_send.c (local
+ * API -> decide -> minimise -> audit -> outbox), node_outbox.c (deliver ->
+ * receipt) and node_recv.c (peer API -> check -> audit+store -> receipt).
  * Internal to the library.
  */
 #ifndef ACCORD_NODE_INT_H
@@ -90,7 +91,8 @@ struct node {
 	state *sb;
 	char origin[AUDIT_NAME_MAX];
 	courier *cr;
-	struct event *flush_ev;     /* runs the group commit */
+	struct event *flush_ev;     /* hands the queued ops to the writer */
+	struct committer *cw;       /* the writer thread (node_commit.c) */
 	struct op *ops, **ops_tail;
 	size_t n_ops;
 	witness *wit;               /* the checkpoints we hold of partners */
@@ -111,26 +113,40 @@ struct node {
 		uint64_t witness_size;
 		audit_proof proof;
 	} consistency;
-	struct kept_receipt {       /* receipts to store after the batch */
+	struct kept_receipt {       /* receipts to store with the next commit */
 		uint8_t id[STATE_ID_LEN];
-		state_inbox_item *item;
+		uint8_t *bytes;
+		size_t len;
 	} *rcpt;
 	size_t n_rcpt, cap_rcpt;
 	struct metrics m;
 };
 
-/* A signed checkpoint of the log's head for receipts (malloc'd). It is
- * stored (a transaction of its own) at most once a second; in between it
- * is only signed: any note is as good a witness. */
-int node_sign_head(node *n, char **note, accord_error *e) ACCORD_MUST_CHECK;
+/* A signed checkpoint of the log's head for receipts (malloc'd). With
+ * keep (the writer thread only), it is stored (a transaction of its own) at
+ * most once a second; in between it is only signed: any note is as good a
+ * witness. */
+int node_sign_head(node *n, bool keep, char **note, accord_error *e) ACCORD_MUST_CHECK;
 
-/* Keep an inbox item, its receipt now set, to store after this turn's
- * answers (one transaction for all of them); takes the item. */
-void node_keep_receipt(node *n, const uint8_t id[STATE_ID_LEN], state_inbox_item *item);
+/* Keep a receipt answered for inbox item id, to store with the next
+ * commit; takes bytes (malloc'd, len bytes). */
+void node_keep_receipt(node *n, const uint8_t id[STATE_ID_LEN], uint8_t *bytes, size_t len);
 
-/* Queue op for this loop turn's commit (takes ownership). */
+/* Queue op for the next group commit (takes ownership); its done runs on
+ * the loop once the commit is durable or failed (node_commit.c). */
 void node_enqueue(node *n, struct op *op);
 void node_op_free(struct op *op);
+
+/* The writer thread and its events; stopping commits what is queued. */
+int node_commit_start(node *n, accord_error *e) ACCORD_MUST_CHECK;
+void node_commit_stop(node *n);
+/* Commit what is queued now and wait for it (reload, close). */
+void node_commit_now(node *n);
+/* The ops the writer is committing (NULL when none): the loop may read
+ * them, not change them. */
+const struct op *node_commit_ops(const node *n);
+/* Nothing queued, nothing being committed. */
+bool node_commit_idle(const node *n);
 
 /* Copy the strings an entry points to into op->strings (one block). */
 int node_op_own_strings(struct op *op);

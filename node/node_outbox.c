@@ -42,9 +42,11 @@ struct idset {
 
 static size_t slot_of(const uint8_t id[STATE_ID_LEN])
 {
-	size_t h;
+	size_t h = 0;
 
-	memcpy(&h, id, sizeof h);
+	/* The random end of the id (its start is the clock). */
+	for (size_t i = STATE_ID_LEN - 4; i < STATE_ID_LEN; i++)
+		h = h << 8 | id[i];
 	return h & (IDSET_CAP - 1);
 }
 
@@ -374,7 +376,7 @@ static bool receipted(node *n, struct flight *f, struct parcel *p, const protoco
 static void on_results(node *n, struct flight *f, const protocol_partner *to,
 		       const Accord__Envelope__DeliveryAnswer *a)
 {
-	struct parcel **again = calloc(f->n_parcels, sizeof *again);
+	struct parcel **again = calloc(f->n_parcels, sizeof(struct parcel *));
 	char (*why)[600] = calloc(f->n_parcels, sizeof *why);
 	const char **whyp = calloc(f->n_parcels, sizeof *whyp);
 	receipt_cache cache = { 0 };
@@ -452,7 +454,7 @@ static void on_answer(const courier_result *r, void *arg)
 	else
 		snprintf(why, sizeof why, "the receiver answered %ld: %.*s", r->status,
 			 (int)(r->len < 300 ? r->len : 300), (const char *)r->body);
-	all = calloc(f->n_parcels, sizeof *all);
+	all = calloc(f->n_parcels, sizeof(struct parcel *));
 	whyp = calloc(f->n_parcels, sizeof *whyp);
 	if (!all || !whyp) {
 		for (size_t i = 0; i < f->n_parcels; i++)

@@ -218,7 +218,7 @@ static int make_receipt(node *n, const uint8_t id[STATE_ID_LEN], const state_inb
 		return accord_fail(e, ACCORD_EPARSE, "the stored envelope does not unpack");
 	rc = crypto_sha256(env->record.data, env->record.len, digest);
 	if (rc == 0)
-		rc = node_sign_head(n, &note, e);
+		rc = node_sign_head(n, false, &note, e);
 	if (rc == 0)
 		rc = receipt_consistency(n->au, witness_size, note, &proof, e);
 	if (rc == 0)
@@ -254,11 +254,8 @@ static void received_done(node *n, struct op *op, int rc, const accord_error *e)
 		       "send it again for the receipt");
 		return;
 	}
-	op->inbox->receipt.data = bytes;
-	op->inbox->receipt.len = len;
 	answer_receipt(op->reply, op->reply_arg, bytes, len);
-	node_keep_receipt(n, op->id, op->inbox);
-	op->inbox = NULL;
+	node_keep_receipt(n, op->id, bytes, len);
 }
 
 static void accept_envelope(node *n, struct inbound *in, const void *body, size_t len,
@@ -314,12 +311,15 @@ oom:
 	answer(fn, arg, 503, "out of memory");
 }
 
-/* Whether an envelope with message id is being received in this turn. */
+/* Whether an envelope with message id is queued or being committed. */
 static bool receiving(const node *n, const uint8_t id[STATE_ID_LEN])
 {
-	for (const struct op *op = n->ops; op; op = op->next)
-		if (op->done == received_done && memcmp(op->id, id, STATE_ID_LEN) == 0)
-			return true;
+	const struct op *lists[] = { n->ops, node_commit_ops(n) };
+
+	for (size_t i = 0; i < 2; i++)
+		for (const struct op *op = lists[i]; op; op = op->next)
+			if (op->done == received_done && memcmp(op->id, id, STATE_ID_LEN) == 0)
+				return true;
 	return false;
 }
 
@@ -525,7 +525,7 @@ static struct delivery *delivery_new(size_t n, node_reply_fn fn, void *arg)
 	d->n = n;
 	d->left = n + 1;
 	d->res = calloc(n ? n : 1, sizeof *d->res);
-	d->ptrs = calloc(n ? n : 1, sizeof *d->ptrs);
+	d->ptrs = calloc(n ? n : 1, sizeof(Accord__Envelope__DeliveryAnswer__Result *));
 	d->slots = calloc(n ? n : 1, sizeof *d->slots);
 	if (!d->res || !d->ptrs || !d->slots) {
 		d->n = 0;

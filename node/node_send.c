@@ -158,6 +158,20 @@ static void refuse(node *n, const struct node_submit_req *s, const policy_decisi
 	node_enqueue(n, op);
 }
 
+/* A new message id: 6 bytes of the clock in milliseconds (big-endian),
+ * then 10 random bytes. Ids sort by time, so the outbox, the pending index
+ * and a receiver's inbox, all keyed by id, are written near their end
+ * rather than at a random page each; 80 random bits keep them unguessable
+ * and unique. */
+static int new_message_id(uint8_t id[STATE_ID_LEN])
+{
+	uint64_t ms = (uint64_t)node_now_ms();
+
+	for (int i = 0; i < 6; i++)
+		id[i] = (uint8_t)(ms >> (8 * (5 - i)));
+	return crypto_random(id + 6, STATE_ID_LEN - 6);
+}
+
 /* The envelope around a minimised record, packed into op->outbox. */
 static int seal(node *n, struct op *op, const struct node_submit_req *s,
 		const policy_decision *d, const ProtobufCMessage *min, const ProtobufCMessage *rec)
@@ -172,7 +186,7 @@ static int seal(node *n, struct op *op, const struct node_submit_req *s,
 	if (!rbytes)
 		return rc;
 	protobuf_c_message_pack(min, rbytes);
-	if (crypto_random(op->id, sizeof op->id) != 0 ||
+	if (new_message_id(op->id) != 0 ||
 	    crypto_sha256(rbytes, rlen, op->entry.record_sha256) != 0)
 		goto out;
 	op->entry.has_record_sha256 = true;

@@ -100,9 +100,13 @@ static int pack(Accord__Envelope__Receipt *r, const audit_proof *p, uint8_t **ou
 	r->consistency = proof;
 	*out_len = accord__envelope__receipt__get_packed_size(r);
 	buf = malloc(*out_len ? *out_len : 1);
+	if (buf)
+		accord__envelope__receipt__pack(r, buf);
+	/* r must not keep pointing at this frame's proof. */
+	r->n_consistency = 0;
+	r->consistency = NULL;
 	if (!buf)
 		return accord_fail(e, ACCORD_ENOMEM, "out of memory");
-	accord__envelope__receipt__pack(r, buf);
 	*out = buf;
 	return 0;
 }

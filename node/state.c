@@ -157,6 +157,32 @@ int state_inbox_put(state *s, MDB_txn *txn, const uint8_t id[STATE_ID_LEN],
 	return put(txn, s->inbox, id, STATE_ID_LEN, &item->base, e);
 }
 
+int state_inbox_set_receipt(state *s, MDB_txn *txn, const uint8_t id[STATE_ID_LEN],
+			    const uint8_t *receipt, size_t len, accord_error *e)
+{
+	MDB_val k = { STATE_ID_LEN, (void *)id }, v;
+	state_inbox_item *it;
+	int rc = mdb_get(txn, s->inbox, &k, &v);
+
+	if (rc == MDB_NOTFOUND)
+		return accord_fail(e, ACCORD_ENOTFOUND, "no inbox item to keep a receipt with");
+	if (rc != 0)
+		return store_fail(e, rc, "reading the node's state");
+	it = accord__state__inbox_item__unpack(NULL, v.mv_size, v.mv_data);
+	if (!it)
+		return accord_fail(e, ACCORD_EPARSE, "a stored InboxItem does not unpack");
+	/* The unpacked item's own receipt bytes go with it; these are lent. */
+	{
+		ProtobufCBinaryData old = it->receipt;
+
+		it->receipt = (ProtobufCBinaryData){ len, (uint8_t *)receipt };
+		rc = put(txn, s->inbox, id, STATE_ID_LEN, &it->base, e);
+		it->receipt = old;
+	}
+	accord__state__inbox_item__free_unpacked(it, NULL);
+	return rc;
+}
+
 /* referrer \0 recipient \0 referral_id */
 static int case_key(const char *a, const char *b, const char *r, char *out, size_t size,
 		    size_t *len)

@@ -19,6 +19,8 @@
 
 typedef struct courier courier;
 
+/* The longest response body taken, unless courier_set_max_response says
+ * otherwise: a partner's answer to a Delivery of many envelopes. */
 #define COURIER_MAX_RESPONSE ((size_t)8 * 1024 * 1024)
 
 /* The outcome of one post. body is valid only during the callback. */
@@ -46,6 +48,10 @@ void courier_close(courier *c);
 int courier_post(courier *c, const char *url, const uint8_t pin[CRYPTO_SHA256_LEN],
 		 const char *content_type, const void *body, size_t len,
 		 courier_done_fn done, void *arg) ACCORD_MUST_CHECK;
+
+/* Take response bodies of at most max bytes from now on; a longer one
+ * ends its post with an error. */
+void courier_set_max_response(courier *c, size_t max);
 
 /* Posts in flight. */
 size_t courier_pending(const courier *c);

@@ -43,6 +43,12 @@ int state_inbox_put(state *s, MDB_txn *txn, const uint8_t id[STATE_ID_LEN],
 int state_case_put(state *s, MDB_txn *txn, const state_case_item *item,
 		   accord_error *e) ACCORD_MUST_CHECK;
 
+/* Keep the receipt answered for inbox item id with the item as it is in
+ * txn (an acknowledgement since is kept). ACCORD_ENOTFOUND: no such item. */
+int state_inbox_set_receipt(state *s, MDB_txn *txn, const uint8_t id[STATE_ID_LEN],
+			    const uint8_t *receipt, size_t len, accord_error *e)
+	ACCORD_MUST_CHECK;
+
 /* Get one (ACCORD_ENOTFOUND when there is none). */
 int state_outbox_get(state *s, const uint8_t id[STATE_ID_LEN], state_outbox_item **out,
 		     accord_error *e) ACCORD_MUST_CHECK;

@@ -92,6 +92,26 @@ run 0 "$ACCORD" audit list --data "$T/council/data" --event REFUSED &&
 	[ "$(grep -c 'police -> council .*REFUSED\|REFUSED *police -> council' "$T/out")" -eq 3 ]
 ok "the council audits each refused envelope" $?
 
+# 4b. Many envelopes in one Delivery: each is answered on its own.
+printf '{"referral_id":"EP-2026-0417","decision":"ACCEPTED","reason":"Place confirmed"}' >"$T/reply2.json"
+"$TOOLS/forge" "$T/protocol.yaml" council police council-replies-to-police ReferralReply "$T/reply2.json" >"$T/reply2.bin"
+"$TOOLS/forge" --delivery "$T/reply2.bin" "$T/forged.bin" "$T/reply2.bin" >"$T/delivery.bin"
+peer_get council police /v1/deliveries --data-binary "@$T/delivery.bin" -o "$T/answer.bin" &&
+	"$TOOLS/forge" --answer <"$T/answer.bin" >"$T/out" &&
+	has "0 200 receipt" && has "1 403 " && has "2 503 this message is being received"
+ok "a Delivery: the allowed envelope receipted, a forged one refused, its repeat told to wait" $?
+peer_get council police /v1/deliveries --data-binary "@$T/delivery.bin" -o "$T/answer.bin" &&
+	"$TOOLS/forge" --answer <"$T/answer.bin" >"$T/out" &&
+	has "0 200 receipt" && has "1 403 " && has "2 200 receipt"
+ok "the same Delivery again: both copies answered with the first receipt" $?
+run 0 "$ACCORD" audit list --data "$T/police/data" --event RECEIVED --json &&
+	[ "$(grep -c 'council-replies-to-police' "$T/out")" -eq 2 ]
+ok "police received that reply once (and the earlier one)" $?
+printf 'garbage' >"$T/garbage.bin"
+run 0 peer_get council police /v1/deliveries --data-binary "@$T/garbage.bin" -w ' HTTP %{http_code}' &&
+	has "HTTP 422" && has "not a Delivery"
+ok "a body that is no Delivery is refused" $?
+
 # 5. The receiver is down: queued, retried, delivered after its restart.
 stop_node council; ok "the council node stops" $?
 run 0 send police council reintegration-referral Referral "$REF"

@@ -3,6 +3,10 @@
  * minimisation, to show that a receiver refuses what a sender should never
  * have sent: forge PROTOCOL FROM TO RULE TYPE RECORD.json [wrong-digest]
  * writes the packed Envelope to stdout.
+ *
+ * forge --delivery ENVELOPE.bin... writes a Delivery of those envelopes;
+ * forge --answer reads a DeliveryAnswer on stdin and prints one line a
+ * result: "N STATUS receipt|ERROR".
  */
 #include <unistd.h>
 
@@ -11,6 +15,54 @@
 #include "accord/protocol.h"
 #include "accord/record.h"
 #include "envelope.pb-c.h"
+
+static int delivery(int argc, char **argv)
+{
+	Accord__Envelope__Delivery d = ACCORD__ENVELOPE__DELIVERY__INIT;
+	ProtobufCBinaryData envs[64];
+	uint8_t *out;
+	size_t len;
+
+	if (argc > 64)
+		return 2;
+	for (int i = 0; i < argc; i++) {
+		char *b;
+
+		if (fs_read_file(argv[i], 1 << 20, &b, &len, NULL) != 0)
+			return 1;
+		envs[i] = (ProtobufCBinaryData){ len, (uint8_t *)b };
+	}
+	d.n_envelopes = (size_t)argc;
+	d.envelopes = envs;
+	len = accord__envelope__delivery__get_packed_size(&d);
+	out = malloc(len ? len : 1);
+	accord__envelope__delivery__pack(&d, out);
+	if (fwrite(out, 1, len, stdout) != len)
+		return 1;
+	for (int i = 0; i < argc; i++)
+		free(envs[i].data);
+	free(out);
+	return 0;
+}
+
+static int answer(void)
+{
+	static uint8_t buf[8 << 20];
+	size_t len = fread(buf, 1, sizeof buf, stdin);
+	Accord__Envelope__DeliveryAnswer *a =
+		accord__envelope__delivery_answer__unpack(NULL, len, buf);
+
+	if (!a) {
+		fprintf(stderr, "forge: not a DeliveryAnswer (%zu bytes)\n", len);
+		return 1;
+	}
+	for (size_t i = 0; i < a->n_results; i++)
+		printf("%zu %u %s\n", i, a->results[i]->status,
+		       a->results[i]->status == 200 && a->results[i]->receipt.len ? "receipt" :
+		       a->results[i]->error);
+	accord__envelope__delivery_answer__free_unpacked(a, NULL);
+	return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -25,6 +77,10 @@ int main(int argc, char **argv)
 	size_t len, n;
 	accord_error e = { 0 };
 
+	if (argc > 1 && strcmp(argv[1], "--delivery") == 0)
+		return delivery(argc - 2, argv + 2);
+	if (argc > 1 && strcmp(argv[1], "--answer") == 0)
+		return answer();
 	if (argc < 7) {
 		fprintf(stderr, "usage: forge PROTOCOL FROM TO RULE TYPE RECORD.json [wrong-digest]\n");
 		return 2;

@@ -9,8 +9,9 @@
  * it; a run whose failed allocation our code saw must return an error (a
  * library may recover from one internally, and then success is right).
  *
- * Under AddressSanitizer or valgrind, which bring their own allocators, the
- * sweep cannot inject failures: each scenario then runs once, unarmed.
+ * Under AddressSanitizer, ThreadSanitizer or valgrind, which bring their own
+ * allocators, the sweep cannot inject failures: each scenario then runs
+ * once, unarmed.
  */
 #include <malloc.h>
 #include <jansson.h>
@@ -23,8 +24,9 @@
 #include "accord/protocol.h"
 #include "helper.h"
 
-/* AddressSanitizer brings its own allocator: leave it alone there. */
-#ifndef __SANITIZE_ADDRESS__
+/* AddressSanitizer and ThreadSanitizer bring their own allocators: leave
+ * them alone there. */
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 #define FAILALLOC 1
 #endif
 
