@@ -93,6 +93,7 @@ void audit_close(audit *a)
 	if (!a)
 		return;
 	merkle_hasher_free(&a->h);
+	EVP_MAC_CTX_free(a->pseudonym);
 	free(a);
 }
 

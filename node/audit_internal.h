@@ -54,8 +54,9 @@ struct audit {
 	store *st;
 	struct audit_dbs db;
 	merkle_hasher h;
-	uint8_t secret[32];
-	bool have_secret;
+	/* HMAC-SHA256 keyed with the audit secret (audit.key), made at the
+	 * first pseudonym and duplicated for each: the file is read once. */
+	EVP_MAC_CTX *pseudonym;
 	bool batch_open;
 };
 

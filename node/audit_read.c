@@ -3,6 +3,7 @@
 #include <errno.h>
 
 #include <openssl/crypto.h>
+#include <openssl/params.h>
 
 #include "audit.pb-c.h"
 
@@ -276,10 +277,30 @@ static int read_secret(audit *a, uint8_t key[32], accord_error *e)
 	return 0;
 }
 
+/* An HMAC-SHA256 context keyed with key, ready to be duplicated. */
+static int keyed_mac(const uint8_t key[32], EVP_MAC_CTX **out, accord_error *e)
+{
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
+		OSSL_PARAM_construct_end(),
+	};
+	EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	EVP_MAC_CTX *c = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
+
+	EVP_MAC_free(hmac);    /* the context holds its own reference */
+	if (!c || !EVP_MAC_init(c, key, 32, params)) {
+		EVP_MAC_CTX_free(c);
+		return accord_fail(e, ACCORD_ECRYPTO, "cannot set up HMAC-SHA256");
+	}
+	*out = c;
+	return 0;
+}
+
 int audit_subject_pseudonym(audit *a, const char *given, const char *family,
 			    const char *birth_date, uint8_t out[AUDIT_HASH_LEN],
 			    accord_error *e)
 {
+	EVP_MAC_CTX *mac;
 	static const char tag[] = "accord-subject-v1";
 	char g[AUDIT_TEXT_MAX + 1], f[AUDIT_TEXT_MAX + 1], d[11];
 	char msg[sizeof tag + 2 * sizeof g + sizeof d + 4];
@@ -298,13 +319,20 @@ int audit_subject_pseudonym(audit *a, const char *given, const char *family,
 	n = snprintf(msg, sizeof msg, "%s\x1f%s\x1f%s\x1f%s", tag, g, f, d);
 	if (n < 0 || (size_t)n >= sizeof msg)
 		return accord_fail(e, ACCORD_ETOOBIG, "names too long");
-	rc = read_secret(a, key, e);
-	if (rc != 0)
-		return rc;
-	if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, sizeof key, (unsigned char *)msg,
-		       (size_t)n, out, AUDIT_HASH_LEN, &outlen) || outlen != AUDIT_HASH_LEN)
+	if (!a->pseudonym) {
+		rc = read_secret(a, key, e);
+		if (rc == 0)
+			rc = keyed_mac(key, &a->pseudonym, e);
+		OPENSSL_cleanse(key, sizeof key);
+		if (rc != 0)
+			return rc;
+	}
+	mac = EVP_MAC_CTX_dup(a->pseudonym);
+	if (!mac || !EVP_MAC_init(mac, NULL, 0, NULL) ||
+	    !EVP_MAC_update(mac, (unsigned char *)msg, (size_t)n) ||
+	    !EVP_MAC_final(mac, out, &outlen, AUDIT_HASH_LEN) || outlen != AUDIT_HASH_LEN)
 		rc = accord_fail(e, ACCORD_ECRYPTO, "HMAC-SHA256 failed");
-	OPENSSL_cleanse(key, sizeof key);
+	EVP_MAC_CTX_free(mac);
 	OPENSSL_cleanse(msg, sizeof msg);
 	return rc;
 }

@@ -38,6 +38,8 @@ struct committer {
 	int efd;                      /* the writer's "done" to the loop */
 	struct event *done_ev;
 	struct event *rcpt_ev;        /* stores kept receipts when nothing else comes */
+	struct event *linger_ev;      /* a short wait for a batch's clients to return */
+	size_t last_batch;            /* ops in the last commit */
 	/* the commit in the writer's hands, and its outcome */
 	struct op *ops;
 	size_t n_ops;
@@ -307,17 +309,35 @@ static void complete(node *n)
 	cw->busy = false;
 }
 
-/* Hand the queued ops (and the receipts kept since the last commit) to
- * the writer, unless a commit is under way: its end hands them over. */
-static void flush(evutil_socket_t fd, short what, void *arg)
+/*
+ * Hand the queued ops (and the receipts kept since the last commit) to the
+ * writer, unless a commit is under way: its end hands them over. The
+ * clients of a large batch send their next requests when its answers
+ * reach them, a moment after the commit: a queue much smaller than that
+ * batch waits LINGER_US for them (once, unless force), rather than take
+ * the disk for a commit of one while they queue behind it.
+ */
+#define LINGER_US 500
+#define LINGER_MIN_BATCH 8
+
+static void hand_over(node *n, bool force)
 {
-	node *n = arg;
 	struct committer *cw = n->cw;
 
 	if (cw->busy || (!n->ops && !n->n_rcpt))
 		return;
+	if (!force && cw->last_batch >= LINGER_MIN_BATCH && n->n_ops * 2 < cw->last_batch) {
+		struct timeval t = { 0, LINGER_US };
+
+		if (!evtimer_pending(cw->linger_ev, NULL))
+			evtimer_add(cw->linger_ev, &t);
+		return;
+	}
+	if (evtimer_pending(cw->linger_ev, NULL))
+		evtimer_del(cw->linger_ev);
 	cw->ops = n->ops;
 	cw->n_ops = n->n_ops;
+	cw->last_batch = n->n_ops;
 	cw->rcpt = n->rcpt;
 	cw->n_rcpt = n->n_rcpt;
 	n->ops = NULL;
@@ -338,6 +358,16 @@ static void flush(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_unlock(&cw->mu);
 }
 
+static void flush(evutil_socket_t fd, short what, void *arg)
+{
+	hand_over(arg, false);
+}
+
+static void on_linger(evutil_socket_t fd, short what, void *arg)
+{
+	hand_over(arg, true);
+}
+
 /* The writer's "done": answer, then hand over what queued meanwhile. */
 static void on_done(evutil_socket_t fd, short what, void *arg)
 {
@@ -355,7 +385,7 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 		return;
 	complete(n);
 	if (n->ops)
-		flush(-1, 0, n);
+		hand_over(n, false);
 	else if (n->n_rcpt && !evtimer_pending(cw->rcpt_ev, NULL)) {
 		struct timeval later = { 0, 100000 };
 
@@ -403,7 +433,7 @@ void node_commit_now(node *n)
 		return;
 	drain(n);
 	if (n->ops || n->n_rcpt) {
-		flush(-1, 0, n);
+		hand_over(n, true);
 		drain(n);
 	}
 }
@@ -434,8 +464,10 @@ int node_commit_start(node *n, accord_error *e)
 	pthread_cond_init(&cw->cv, NULL);
 	n->flush_ev = event_new(n->base, -1, 0, flush, n);
 	cw->done_ev = event_new(n->base, cw->efd, EV_READ | EV_PERSIST, on_done, n);
-	cw->rcpt_ev = evtimer_new(n->base, flush, n);
-	if (!n->flush_ev || !cw->done_ev || !cw->rcpt_ev || event_add(cw->done_ev, NULL) != 0)
+	cw->rcpt_ev = evtimer_new(n->base, on_linger, n);
+	cw->linger_ev = evtimer_new(n->base, on_linger, n);
+	if (!n->flush_ev || !cw->done_ev || !cw->rcpt_ev || !cw->linger_ev ||
+	    event_add(cw->done_ev, NULL) != 0)
 		return accord_fail(e, ACCORD_ENOMEM, "out of memory");
 	if (pthread_create(&cw->thread, NULL, writer, n) != 0)
 		return accord_fail(e, ACCORD_EIO, "cannot start the writer thread");
@@ -463,6 +495,8 @@ void node_commit_stop(node *n)
 		event_free(cw->done_ev);
 	if (cw->rcpt_ev)
 		event_free(cw->rcpt_ev);
+	if (cw->linger_ev)
+		event_free(cw->linger_ev);
 	if (n->flush_ev)
 		event_free(n->flush_ev);
 	n->flush_ev = NULL;
