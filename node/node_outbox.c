@@ -99,7 +99,8 @@ struct parcel {
 	uint8_t id[STATE_ID_LEN];
 	char id_hex[2 * STATE_ID_LEN + 1];
 	state_outbox_item *item;           /* owned */
-	Accord__Envelope__Envelope *env;   /* owned, unpacked from item */
+	char purpose[PROTOCOL_MAX_ID + 1]; /* the envelope's */
+	uint8_t digest[CRYPTO_SHA256_LEN]; /* of its record bytes */
 };
 
 /* One post to one partner. */
@@ -120,9 +121,28 @@ static void parcel_clear(struct parcel *p)
 {
 	state_free(p->item);
 	p->item = NULL;
-	if (p->env)
-		protobuf_c_message_free_unpacked(&p->env->base, NULL);
-	p->env = NULL;
+}
+
+/* The parcel's purpose and record digest: kept in the item, or read from
+ * its envelope (an item written before they were kept). */
+static bool parcel_facts(struct parcel *p)
+{
+	const state_outbox_item *it = p->item;
+	Accord__Envelope__Envelope *env;
+	bool ok;
+
+	if (it->purpose[0] && it->record_sha256.len == CRYPTO_SHA256_LEN) {
+		snprintf(p->purpose, sizeof p->purpose, "%s", it->purpose);
+		memcpy(p->digest, it->record_sha256.data, CRYPTO_SHA256_LEN);
+		return true;
+	}
+	env = accord__envelope__envelope__unpack(NULL, it->envelope.len, it->envelope.data);
+	ok = env && crypto_sha256(env->record.data, env->record.len, p->digest) == 0;
+	if (ok)
+		snprintf(p->purpose, sizeof p->purpose, "%s", env->purpose);
+	if (env)
+		protobuf_c_message_free_unpacked(&env->base, NULL);
+	return ok;
 }
 
 static void flight_free(struct flight *f)
@@ -209,14 +229,14 @@ static void settle(node *n, struct flight *f, struct parcel *p, int event, int o
 	op->entry.from = n->cf.partner;
 	op->entry.to = p->item->recipient;
 	op->entry.rule_id = p->item->rule_id;
-	op->entry.purpose = p->env->purpose;
+	op->entry.purpose = p->purpose;
 	op->entry.record_type = p->item->record_type;
 	op->entry.message_id = op->id_hex;
 	op->entry.actor = "accordd";
 	op->entry.has_peer_key = true;
 	memcpy(op->entry.peer_key, f->peer_key, CRYPTO_SHA256_LEN);
-	op->entry.has_record_sha256 = crypto_sha256(p->env->record.data, p->env->record.len,
-						    op->entry.record_sha256) == 0;
+	op->entry.has_record_sha256 = true;
+	memcpy(op->entry.record_sha256, p->digest, CRYPTO_SHA256_LEN);
 	op->outbox = p->item;
 	p->item = NULL;
 	op->answer = note ? json_string(note) : NULL;
@@ -331,17 +351,15 @@ static bool receipted(node *n, struct flight *f, struct parcel *p, const protoco
 		      const uint8_t *receipt, size_t len, receipt_cache *cache,
 		      char **held_note, accord_error *e)
 {
-	uint8_t digest[CRYPTO_SHA256_LEN];
 	receipt_expect x = {
-		.message_id = p->id, .id_len = STATE_ID_LEN, .record_digest = digest,
+		.message_id = p->id, .id_len = STATE_ID_LEN, .record_digest = p->digest,
 		.receiver = to->id, .receiver_key = to->signing_key,
 		.held = f->has_held ? &f->held : NULL,
 	};
 	receipt_info info = { 0 };
 	const char *hold = NULL;
 
-	if (crypto_sha256(p->env->record.data, p->env->record.len, digest) != 0 ||
-	    receipt_check(receipt, len, &x, cache, &info, e) != 0 ||
+	if (receipt_check(receipt, len, &x, cache, &info, e) != 0 ||
 	    next_held(n, to->id, f, &info, &hold, e) != 0) {
 		receipt_info_free(&info);
 		if (e->code != ACCORD_EINCONSISTENT)
@@ -496,8 +514,30 @@ static bool skip_busy(const uint8_t id[STATE_ID_LEN], void *ctx)
 	return busy(sc->n->busy, id);
 }
 
-/* Post the flight: its envelopes, each telling the receiver which of its
- * checkpoints we hold, in one Delivery. */
+/* An envelope as stored, telling the receiver which of its checkpoints we
+ * hold: witness_size (field 13, a varint) appended to the packed bytes. A
+ * field given again overrides the earlier one when parsed, and sealed
+ * envelopes carry none. *out is malloc'd. */
+static int with_witness(const ProtobufCBinaryData *env, uint64_t witness_size,
+			ProtobufCBinaryData *out)
+{
+	uint8_t *b = malloc(env->len + 11);
+	size_t k = env->len;
+
+	if (!b)
+		return ACCORD_ENOMEM;
+	memcpy(b, env->data, env->len);
+	if (witness_size) {
+		b[k++] = 13 << 3;    /* field 13, wire type 0 */
+		for (; witness_size >= 0x80; witness_size >>= 7)
+			b[k++] = (uint8_t)(witness_size | 0x80);
+		b[k++] = (uint8_t)witness_size;
+	}
+	*out = (ProtobufCBinaryData){ k, b };
+	return 0;
+}
+
+/* Post the flight: its envelopes in one Delivery. */
 static int post(node *n, struct flight *f, const protocol_partner *to)
 {
 	Accord__Envelope__Delivery d = ACCORD__ENVELOPE__DELIVERY__INIT;
@@ -509,16 +549,10 @@ static int post(node *n, struct flight *f, const protocol_partner *to)
 
 	if (!envs)
 		return rc;
-	for (size_t i = 0; i < f->n_parcels; i++) {
-		Accord__Envelope__Envelope *env = f->parcels[i].env;
-
-		env->witness_size = f->has_held ? f->held.size : 0;
-		envs[i].len = accord__envelope__envelope__get_packed_size(env);
-		envs[i].data = malloc(envs[i].len ? envs[i].len : 1);
-		if (!envs[i].data)
+	for (size_t i = 0; i < f->n_parcels; i++)
+		if (with_witness(&f->parcels[i].item->envelope, f->has_held ? f->held.size : 0,
+				 &envs[i]) != 0)
 			goto out;
-		accord__envelope__envelope__pack(env, envs[i].data);
-	}
 	d.n_envelopes = f->n_parcels;
 	d.envelopes = envs;
 	len = accord__envelope__delivery__get_packed_size(&d);
@@ -564,14 +598,14 @@ static void fly(node *n, struct due *due, size_t n_due, size_t first)
 			continue;
 		if (f->n_parcels && bytes + d->item->envelope.len > DELIVERY_BATCH_BYTES)
 			break;
-		p->env = accord__envelope__envelope__unpack(NULL, d->item->envelope.len,
-							   d->item->envelope.data);
-		if (!p->env)
+		p->item = d->item;
+		if (!parcel_facts(p)) {
+			p->item = NULL;
 			continue;    /* left in due, and freed with it */
+		}
 		bytes += d->item->envelope.len;
 		memcpy(p->id, d->id, STATE_ID_LEN);
 		crypto_hex(p->id, STATE_ID_LEN, p->id_hex);
-		p->item = d->item;
 		d->item = NULL;
 		f->n_parcels++;
 	}

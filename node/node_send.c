@@ -213,8 +213,13 @@ static int seal(node *n, struct op *op, const struct node_submit_req *s,
 	o->recipient = strdup(s->to);
 	o->rule_id = strdup(d->rule->id);
 	o->record_type = strdup(s->type);
-	if (!o->envelope.data || !o->recipient || !o->rule_id || !o->record_type)
+	o->purpose = strdup(s->purpose);
+	o->record_sha256.data = malloc(CRYPTO_SHA256_LEN);
+	if (!o->envelope.data || !o->recipient || !o->rule_id || !o->record_type ||
+	    !o->purpose || !o->record_sha256.data)
 		goto out;
+	memcpy(o->record_sha256.data, op->entry.record_sha256, CRYPTO_SHA256_LEN);
+	o->record_sha256.len = CRYPTO_SHA256_LEN;
 	protobuf_c_message_pack(&env.base, o->envelope.data);
 	o->state = ACCORD__STATE__OUTBOX_ITEM__STATE__PENDING;
 	o->created_ms = node_now_ms();
