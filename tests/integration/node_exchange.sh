@@ -128,6 +128,16 @@ run 0 api police GET /metrics && has 'accord_local_disclosures_total{partner="co
 	has 'accord_disclosure_seconds_count 4' && has 'accord_outbox{state="delivered"} 2'
 ok "GET /metrics: disclosures by partner, purpose and outcome; latency; queues" $?
 
+# 5b. Clients that give up before their answer: the node carries on.
+printf '{"to":"council","purpose":"reintegration-referral","record_type":"Referral","record":%s}' \
+	"$(cat "$REF")" >"$T/body.json"
+seq 1 200 | xargs -P 20 -I{} curl -s --max-time 0.004 --unix-socket "$T/police/run/accord.sock" \
+	-H 'Content-Type: application/json' -d "@$T/body.json" -o /dev/null \
+	http://localhost/v1/disclosures || true
+run 0 api police GET /v1/status && has '"in_force":true'
+ok "200 clients hanging up early: the node still answers" $?
+wait_for police /v1/outbox '"pending":0'; ok "what they disclosed is delivered" $?
+
 # 6. Every log is whole.
 for p in police council; do
 	run 0 "$ACCORD" audit verify --data "$T/$p/data" --pub "$(sed -n 's/^    signing_key: "\(.*\)"$/\1/p' "$T/$p/lines")"
