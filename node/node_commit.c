@@ -39,7 +39,7 @@ struct committer {
 	struct event *done_ev;
 	struct event *rcpt_ev;        /* stores kept receipts when nothing else comes */
 	struct event *linger_ev;      /* a short wait for a batch's clients to return */
-	size_t last_batch;            /* ops in the last commit */
+	size_t last_waiting;          /* client ops in the last commit */
 	/* the commit in the writer's hands, and its outcome */
 	struct op *ops;
 	size_t n_ops;
@@ -128,8 +128,11 @@ void node_enqueue(node *n, struct op *op)
 	*n->ops_tail = op;
 	n->ops_tail = &op->next;
 	n->n_ops++;
+	n->n_waiting += op->local_client;
 	if (n->n_ops == 1)
 		event_active(n->flush_ev, EV_TIMEOUT, 1);
+	else if (n->n_waiting == n->cw->last_waiting && evtimer_pending(n->cw->linger_ev, NULL))
+		event_active(n->cw->linger_ev, EV_TIMEOUT, 1);   /* they are all back */
 }
 
 /* ---- on the writer thread ------------------------------------------------------- */
@@ -312,12 +315,13 @@ static void complete(node *n)
 /*
  * Hand the queued ops (and the receipts kept since the last commit) to the
  * writer, unless a commit is under way: its end hands them over. The
- * clients of a large batch send their next requests when its answers
- * reach them, a moment after the commit: a queue much smaller than that
- * batch waits LINGER_US for them (once, unless force), rather than take
- * the disk for a commit of one while they queue behind it.
+ * local clients a commit answered send their next requests a moment later:
+ * while fewer of them wait than the last commit answered, the queue waits
+ * for them up to LINGER_US (once, unless force), rather than take the disk
+ * for a commit of a few while the rest queue behind it. Other ops (a
+ * delivery's outcome, a partner's envelopes) ride along.
  */
-#define LINGER_US 500
+#define LINGER_US 1000
 #define LINGER_MIN_BATCH 8
 
 static void hand_over(node *n, bool force)
@@ -326,7 +330,7 @@ static void hand_over(node *n, bool force)
 
 	if (cw->busy || (!n->ops && !n->n_rcpt))
 		return;
-	if (!force && cw->last_batch >= LINGER_MIN_BATCH && n->n_ops * 2 < cw->last_batch) {
+	if (!force && cw->last_waiting >= LINGER_MIN_BATCH && n->n_waiting < cw->last_waiting) {
 		struct timeval t = { 0, LINGER_US };
 
 		if (!evtimer_pending(cw->linger_ev, NULL))
@@ -337,12 +341,13 @@ static void hand_over(node *n, bool force)
 		evtimer_del(cw->linger_ev);
 	cw->ops = n->ops;
 	cw->n_ops = n->n_ops;
-	cw->last_batch = n->n_ops;
+	cw->last_waiting = n->n_waiting;
 	cw->rcpt = n->rcpt;
 	cw->n_rcpt = n->n_rcpt;
 	n->ops = NULL;
 	n->ops_tail = &n->ops;
 	n->n_ops = 0;
+	n->n_waiting = 0;
 	n->rcpt = NULL;
 	n->n_rcpt = n->cap_rcpt = 0;
 	if (n->broken) {
