@@ -125,7 +125,7 @@ int http_unix_listen(const char *path, accord_error *e)
 		return -1;
 	}
 	umask(old);
-	if (chmod(path, 0660) != 0 || listen(fd, 128) != 0) {
+	if (chmod(path, 0660) != 0 || listen(fd, SOMAXCONN) != 0) {
 		accord_fail(e, ACCORD_EIO, "%s: %s", path, strerror(errno));
 		close(fd);
 		unlink(path);

@@ -125,8 +125,10 @@ int local_open(node *n, local **out, accord_error *e)
 		free(l);
 		return ACCORD_EIO;
 	}
+	/* Backlog 0: the socket listens already, with SOMAXCONN (a negative
+	 * one would listen() again with libevent's 128). */
 	lis = evconnlistener_new(node_base(n), NULL, NULL,
-				 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+				 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
 	if (!lis || !evhttp_bind_listener(l->http, lis)) {
 		if (lis)
 			evconnlistener_free(lis);

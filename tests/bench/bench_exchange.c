@@ -42,7 +42,7 @@
 struct opts {
 	const char *sender, *receiver, *receiver_data, *body_path, *nginx_url;
 	const char *cert, *key, *pin, *cainfo;
-	long count, concurrency, latency;
+	long count, concurrency, wide, latency;
 	double deadline;
 };
 
@@ -379,10 +379,12 @@ out:
 	return rc;
 }
 
-/* nginx's rate, then the end-to-end rate and the sender's acceptance rate. */
+/* nginx's rate, then the end-to-end rate and the sender's acceptance rate,
+ * k requests at a time; sfx ends the names ("" or "_c256"). */
 static int measure_rate(const struct opts *o, const struct target *ac,
-			const struct target *ng)
+			const struct target *ng, long k, const char *sfx)
 {
+	char name[3][64];
 	store_options so = { .read_only = true };
 	store *st = NULL;
 	MDB_dbi dbi;
@@ -397,21 +399,24 @@ static int measure_rate(const struct opts *o, const struct target *ac,
 		goto out;
 	}
 	before = inbox_items(st, dbi);
-	if (before < 0 || load(ng, o->count, o->concurrency, &ok, &nsecs) != 0)
+	if (before < 0 || load(ng, o->count, k, &ok, &nsecs) != 0)
 		goto out;
 	t0 = now();
-	if (load(ac, o->count, o->concurrency, &ok, &secs) != 0)
+	if (load(ac, o->count, k, &ok, &secs) != 0)
 		goto out;
 	in = wait_inbox(o, st, dbi, before + ok, t0, &t_in) - before;
 	if (in <= 0)
 		goto out;
-	line("exchange", (double)in / (t_in - t0), "disclosures/s", "nginx_mtls_post",
+	snprintf(name[0], sizeof name[0], "exchange%s", sfx);
+	snprintf(name[1], sizeof name[1], "exchange_accepted%s", sfx);
+	snprintf(name[2], sizeof name[2], "nginx_mtls_post%s", sfx);
+	line(name[0], (double)in / (t_in - t0), "disclosures/s", name[2],
 	     (double)o->count / nsecs);
-	line("exchange_accepted", (double)o->count / secs, "requests/s", "nginx_mtls_post",
+	line(name[1], (double)o->count / secs, "requests/s", name[2],
 	     (double)o->count / nsecs);
-	fprintf(stderr, "bench_exchange: %ld disclosures: all 202 after %.2f s; %ld in the "
-		"receiver's inbox after %.2f s%s; the sender's outbox: %ld delivered, %ld "
-		"pending, %ld paused\n", o->count, secs, in, t_in - t0,
+	fprintf(stderr, "bench_exchange: %ld disclosures %ld at a time: all 202 after %.2f s; "
+		"%ld in the receiver's inbox after %.2f s%s; the sender's outbox: %ld "
+		"delivered, %ld pending, %ld paused\n", o->count, k, secs, in, t_in - t0,
 		in < ok ? " (the deadline: the rate is of those)" : "",
 		api_number(o, o->sender, "/v1/status", "outbox", "delivered"),
 		api_number(o, o->sender, "/v1/status", "outbox", "pending"),
@@ -427,7 +432,8 @@ static void usage(void)
 	fprintf(stderr, "usage: bench_exchange --sender SOCK --receiver SOCK --receiver-data DIR\n"
 		"       --body FILE "
 		"--nginx URL --cert PEM --key PEM --pin sha256//B64 --cainfo PEM\n"
-		"       [--count N] [--concurrency K] [--latency N] [--deadline SECONDS]\n"
+		"       [--count N] [--concurrency K] [--wide K2] [--latency N]\n"
+		"       [--deadline SECONDS]\n"
 		"Run by tests/bench/exchange.sh, which starts the nodes and nginx.\n");
 }
 
@@ -440,7 +446,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ "cert", 1, NULL, 'c' }, { "key", 1, NULL, 'k' }, { "pin", 1, NULL, 'p' },
 		{ "cainfo", 1, NULL, 'a' }, { "count", 1, NULL, 'N' },
 		{ "concurrency", 1, NULL, 'K' }, { "latency", 1, NULL, 'L' },
-		{ "deadline", 1, NULL, 'D' }, { NULL, 0, NULL, 0 },
+		{ "deadline", 1, NULL, 'D' }, { "wide", 1, NULL, 'W' }, { NULL, 0, NULL, 0 },
 	};
 	int c;
 
@@ -459,12 +465,14 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'K': o->concurrency = strtol(optarg, NULL, 10); break;
 		case 'L': o->latency = strtol(optarg, NULL, 10); break;
 		case 'D': o->deadline = strtod(optarg, NULL); break;
+		case 'W': o->wide = strtol(optarg, NULL, 10); break;
 		default: return -1;
 		}
 	}
 	if (!o->sender || !o->receiver || !o->receiver_data || !o->body_path || !o->nginx_url || !o->cert ||
 	    !o->key || !o->pin || !o->cainfo || o->count < 1 || o->count > 10000000 ||
-	    o->concurrency < 1 || o->concurrency > 1024 || o->latency < 1 ||
+	    o->concurrency < 1 || o->concurrency > 1024 || o->wide < 0 || o->wide > 1024 ||
+	    o->latency < 1 ||
 	    o->latency > 1000000 || o->deadline <= 0)
 		return -1;
 	return 0;
@@ -472,7 +480,9 @@ static int parse(int argc, char **argv, struct opts *o)
 
 int main(int argc, char **argv)
 {
-	struct opts o = { .count = 20000, .concurrency = 64, .latency = 500, .deadline = 60 };
+	struct opts o = { .count = 20000, .concurrency = 64, .wide = 256, .latency = 500,
+			  .deadline = 60 };
+	char sfx[32];
 	struct target ac, ng;
 	accord_error e = { 0 };
 	char *body = NULL;
@@ -495,7 +505,11 @@ int main(int argc, char **argv)
 			      .ok_status = 200 };
 	fprintf(stderr, "bench_exchange: body %zu bytes, %ld requests %ld at a time, "
 		"latency over %ld one at a time\n", len, o.count, o.concurrency, o.latency);
-	if (measure_latency(&o, &ac, &ng) == 0 && measure_rate(&o, &ac, &ng) == 0)
+	/* The wide run shows how the group commit grows with the load. */
+	snprintf(sfx, sizeof sfx, "_c%ld", o.wide);
+	if (measure_latency(&o, &ac, &ng) == 0 &&
+	    measure_rate(&o, &ac, &ng, o.concurrency, "") == 0 &&
+	    (o.wide == 0 || measure_rate(&o, &ac, &ng, o.wide, sfx) == 0))
 		status = 0;
 	curl_global_cleanup();
 out:

@@ -99,5 +99,6 @@ timeout 150 "$prog" --sender "$T/police/run/accord.sock" \
 	--receiver "$T/council/run/accord.sock" --receiver-data "$T/council/data" --body "$T/request.json" --nginx "$url" \
 	--cert "$T/police/keys/tls.crt" --key "$T/police/keys/tls.key" --pin "$pin" \
 	--cainfo "$T/council/keys/tls.crt" --count "${EXCHANGE_COUNT:-20000}" \
-	--concurrency "${EXCHANGE_CONCURRENCY:-64}" --latency "${EXCHANGE_LATENCY:-500}" \
+	--concurrency "${EXCHANGE_CONCURRENCY:-64}" --wide "${EXCHANGE_WIDE:-256}" \
+	--latency "${EXCHANGE_LATENCY:-500}" \
 	--deadline "${EXCHANGE_DEADLINE:-60}" || fail "bench_exchange failed"
