@@ -533,7 +533,8 @@ static int with_witness(const ProtobufCBinaryData *env, uint64_t witness_size,
 			b[k++] = (uint8_t)(witness_size | 0x80);
 		b[k++] = (uint8_t)witness_size;
 	}
-	*out = (ProtobufCBinaryData){ k, b };
+	out->data = b;
+	out->len = k;
 	return 0;
 }
 
