@@ -22,6 +22,7 @@
 #include "accord/fs.h"
 #include "accord/policy.h"
 #include "accord/protocol.h"
+#include "accord/receipt.h"
 #include "helper.h"
 
 /* AddressSanitizer and ThreadSanitizer bring their own allocators: leave
@@ -295,6 +296,56 @@ static void test_audit(void **state)
 	sweep(audit_round, NULL, "audit append, read, checkpoint, prove, verify");
 }
 
+/* A receiver's batch of receipts, and the sender's check of each. */
+static int receipt_round(void *arg)
+{
+	static const uint8_t root[AUDIT_HASH_LEN] = { 7 };
+	uint8_t id[16] = { 0 }, digest[32] = { 1 }, pub[CRYPTO_ED25519_PUB_LEN];
+	receipt_cache cache = { 0 };
+	receipt_batch *b = NULL;
+	char *note = NULL;
+	long armed = countdown;
+	int rc;
+
+	countdown = -1;          /* the test's own note, not the code's */
+	rc = audit_note_sign("accord.audit/council", 5, root, keys[0], &note, NULL);
+	countdown = armed;
+	crypto_signer_public(keys[0], pub);
+	if (rc == 0)
+		rc = receipt_batch_new(&b, NULL);
+	for (size_t i = 0; rc == 0 && i < 5; i++) {
+		size_t at;
+
+		id[0] = (uint8_t)i;
+		rc = receipt_batch_add(b, id, sizeof id, digest, &at, NULL);
+	}
+	if (rc == 0)
+		rc = receipt_batch_sign(b, keys[0], "council", 1790000000, note, NULL);
+	for (size_t i = 0; rc == 0 && i < 5; i++) {
+		receipt_expect x = { .message_id = id, .id_len = sizeof id, .record_digest = digest,
+				     .receiver = "council", .receiver_key = pub };
+		receipt_info info;
+		uint8_t *bytes = NULL;
+		size_t len;
+
+		id[0] = (uint8_t)i;
+		rc = receipt_batch_make(b, i, NULL, &bytes, &len, NULL);
+		if (rc == 0)
+			rc = receipt_check(bytes, len, &x, &cache, &info, NULL);
+		if (rc == 0)
+			receipt_info_free(&info);
+		free(bytes);
+	}
+	receipt_batch_free(b);
+	free(note);
+	return rc;
+}
+
+static void test_receipts(void **state)
+{
+	sweep(receipt_round, NULL, "receipt batch: add, sign, make, check");
+}
+
 struct fixture {
 	ProtobufCMessage *ref;
 	char *text;
@@ -430,6 +481,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_protocol_parse),
+		cmocka_unit_test(test_receipts),
 		cmocka_unit_test(test_protocol_sign_and_check),
 		cmocka_unit_test(test_key_load),
 		cmocka_unit_test(test_audit),
