@@ -3,11 +3,32 @@
  * libcurl tells us which sockets to watch (socket callback) and when to
  * wake it (timer callback); we tell it what happened with
  * curl_multi_socket_action and collect finished transfers.
+ *
+ * Deadlines. libcurl before 8.4.0 (Debian 12 has 7.88) takes every
+ * deadline of a transfer that falls less than a millisecond after the
+ * moment it runs that transfer as already past, and drops it without
+ * acting on it (curl PR 11937): a transfer waiting on a silent peer then
+ * has no timer left and is never woken again. It also rounds the delay it
+ * hands the timer callback down to the millisecond (PR 11938), and
+ * libevent fires timers early besides (it counts from the time it cached
+ * when the loop woke, on a coarse clock), so our timer often ran libcurl
+ * in that last millisecond. Hence two things. The timer keeps its
+ * deadline on libcurl's clock (CLOCK_MONOTONIC) plus the millisecond
+ * libcurl rounded away, and a wake-up before it only re-arms. And as a
+ * socket event or another deadline can still land in that millisecond,
+ * each post has a watchdog that ends it as timed out if libcurl has not
+ * ended it a while after its timeout.
  */
 #include <curl/curl.h>
 #include <event2/event.h>
+#include <stdint.h>
+#include <time.h>
 
 #include "accord/courier.h"
+
+/* How long after its timeout a post that libcurl lost is ended: long
+ * enough that libcurl, even on a loaded machine, ends the others first. */
+#define OVERDUE_GRACE_MS 1000
 
 struct courier {
 	struct event_base *base;
@@ -16,6 +37,7 @@ struct courier {
 	size_t max_response;
 	CURLM *multi;
 	struct event *timer;
+	int64_t due_us;           /* when the timer may run libcurl; 0: now */
 	size_t pending;
 	struct post *posts;       /* in flight, for courier_close */
 };
@@ -32,6 +54,7 @@ struct post {
 	size_t resp_len;
 	bool resp_too_big;
 	char errbuf[CURL_ERROR_SIZE];
+	struct event *overdue;    /* the watchdog */
 	courier_done_fn done;
 	void *arg;
 };
@@ -43,6 +66,8 @@ struct sock {
 
 static void free_post(struct post *p)
 {
+	if (p->overdue)
+		event_free(p->overdue);
 	curl_easy_cleanup(p->easy);
 	curl_slist_free_all(p->headers);
 	free(p->body);
@@ -57,6 +82,14 @@ static void unlink_post(struct post *p)
 	if (p->next)
 		p->next->prevp = p->prevp;
 	p->c->pending--;
+}
+
+/* The end of a post: out of the multi handle, to its owner, freed. */
+static void finish_post(struct post *p, const courier_result *r)
+{
+	unlink_post(p);
+	p->done(r, p->arg);
+	free_post(p);
 }
 
 static void check_done(courier *c)
@@ -79,34 +112,75 @@ static void check_done(courier *c)
 			r.error = p->resp_too_big ? "the response was larger than the limit" :
 				  p->errbuf[0] ? p->errbuf : curl_easy_strerror(msg->data.result);
 		}
-		unlink_post(p);
-		p->done(&r, p->arg);
-		free_post(p);
+		finish_post(p, &r);
 	}
+}
+
+/* The watchdog: libcurl lost this post's deadline (see the top). */
+static void on_overdue(evutil_socket_t fd, short what, void *arg)
+{
+	struct post *p = arg;
+	courier_result r = { 0 };
+
+	snprintf(p->errbuf, sizeof p->errbuf, "Operation timed out after %ld milliseconds",
+		 p->c->timeout_ms);
+	r.error = p->errbuf;
+	finish_post(p, &r);
 }
 
 static void on_socket_event(evutil_socket_t fd, short what, void *arg)
 {
 	courier *c = arg;
-	int running;
+	int running = 0;
 	int flags = (what & EV_READ ? CURL_CSELECT_IN : 0) |
 		    (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
 
+	/* The timer is libcurl's to arm and disarm, through timer_cb. */
 	curl_multi_socket_action(c->multi, fd, flags, &running);
 	check_done(c);
-	if (running <= 0 && evtimer_pending(c->timer, NULL))
-		evtimer_del(c->timer);
+}
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Wake on_timer at c->due_us, or at once when that has passed. */
+static int arm_timer(courier *c)
+{
+	int64_t left = c->due_us - now_us();
+	struct timeval tv = { 0, 0 };
+
+	if (c->due_us && left > 0) {
+		tv.tv_sec = (time_t)(left / 1000000);
+		tv.tv_usec = (suseconds_t)(left % 1000000);
+	}
+	/* libevent adds tv to the time it cached when the loop woke. */
+	event_base_update_cache_time(c->base);
+	return evtimer_add(c->timer, &tv);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	courier *c = arg;
-	int running;
+	int running = 0;
 
+	/* Early: running libcurl now could make it drop the deadline. */
+	if (c->due_us && now_us() < c->due_us && arm_timer(c) == 0)
+		return;
 	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	check_done(c);
 }
 
+/*
+ * libcurl's socket callback: watch fd for what it asks, with one event per
+ * socket kept as libcurl's socket data. A change re-assigns that event
+ * (hiperfifo's way) rather than freeing it and allocating another, which
+ * could fail and leave the socket data without an event.
+ */
 static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *cp, void *sp)
 {
 	courier *c = cp;
@@ -127,24 +201,35 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *cp, void *sp)
 		s = calloc(1, sizeof *s);
 		if (!s)
 			return -1;
+		s->ev = event_new(c->base, fd, kind, on_socket_event, c);
+		if (!s->ev) {
+			free(s);
+			return -1;
+		}
 		curl_multi_assign(c->multi, fd, s);
 	} else {
-		event_free(s->ev);
+		event_del(s->ev);
+		if (event_assign(s->ev, c->base, fd, kind, on_socket_event, c) != 0)
+			return -1;
 	}
-	s->ev = event_new(c->base, fd, kind, on_socket_event, c);
-	if (!s->ev || event_add(s->ev, NULL) != 0)
-		return -1;
-	return 0;
+	return event_add(s->ev, NULL) == 0 ? 0 : -1;
 }
 
+/*
+ * libcurl's timer callback: -1 disarms, 0 asks for a run as soon as
+ * possible (from the loop: libcurl may not be called from here), n asks
+ * for one in n ms, which libcurl rounded down.
+ */
 static int timer_cb(CURLM *multi, long timeout_ms, void *cp)
 {
 	courier *c = cp;
-	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
 
-	if (timeout_ms < 0)
+	if (timeout_ms < 0) {
+		c->due_us = 0;
 		return evtimer_del(c->timer);
-	return evtimer_add(c->timer, &tv);
+	}
+	c->due_us = timeout_ms ? now_us() + ((int64_t)timeout_ms + 1) * 1000 : 0;
+	return arm_timer(c);
 }
 
 static size_t on_data(char *data, size_t size, size_t n, void *arg)
@@ -278,6 +363,8 @@ int courier_post(courier *c, const char *url, const uint8_t pin[CRYPTO_SHA256_LE
 		 courier_done_fn done, void *arg)
 {
 	struct post *p = calloc(1, sizeof *p);
+	long wait_ms = c->timeout_ms + OVERDUE_GRACE_MS;
+	struct timeval wait = { wait_ms / 1000, (wait_ms % 1000) * 1000 };
 
 	if (!p)
 		return ACCORD_ENOMEM;
@@ -289,10 +376,11 @@ int courier_post(courier *c, const char *url, const uint8_t pin[CRYPTO_SHA256_LE
 	crypto_b64_encode(pin, CRYPTO_SHA256_LEN, p->pin_opt + 8);
 	p->body = malloc(len ? len : 1);
 	p->easy = curl_easy_init();
-	if (!p->body || !p->easy)
+	p->overdue = evtimer_new(c->base, on_overdue, p);
+	if (!p->body || !p->easy || !p->overdue)
 		goto fail;
 	memcpy(p->body, body, len);
-	if (!set_options(p, url, content_type, len) ||
+	if (!set_options(p, url, content_type, len) || evtimer_add(p->overdue, &wait) != 0 ||
 	    curl_multi_add_handle(c->multi, p->easy) != CURLM_OK)
 		goto fail;
 	p->next = c->posts;
