@@ -307,7 +307,7 @@ int audit_subject_pseudonym(audit *a, const char *given, const char *family,
 	uint8_t key[32];
 	accord_date day;
 	size_t outlen = 0;
-	int n, rc;
+	int n, rc = 0;
 
 	if (normalise(given, g, sizeof g) != 0 || normalise(family, f, sizeof f) != 0)
 		return accord_fail(e, ACCORD_EINVAL, "a given and a family name are needed, "
