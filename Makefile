@@ -29,7 +29,7 @@ OPT     ?= -O2 -g
 CFLAGS  ?=
 ACCORD_CFLAGS := -std=c11 -D_GNU_SOURCE -pthread $(OPT) $(WARN) $(if $(WERROR),-Werror) \
            -Iinclude -I$(BUILD)/gen $(PKG_CFLAGS) -MMD -MP
-# audit_verify pages the log in from a second thread.
+# audit_verify shares the leaf hashes with a second thread.
 ACCORD_LDFLAGS := -pthread
 ifneq ($(SAN),)
 ACCORD_CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all \

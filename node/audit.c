@@ -64,9 +64,10 @@ int audit_open(store *st, audit **out, accord_error *e)
 	if (!a)
 		return accord_fail(e, ACCORD_ENOMEM, "out of memory");
 	a->st = st;
-	if (merkle_hasher_init(&a->h) != 0) {
+	rc = merkle_hasher_init(&a->h);
+	if (rc != 0) {
 		free(a);
-		return accord_fail(e, ACCORD_ENOMEM, "out of memory");
+		return accord_fail(e, rc, "SHA-256 failed");
 	}
 	rc = store_db(st, "audit_entry", 0, &a->db.entry, e);
 	if (rc == 0)
@@ -279,7 +280,7 @@ int audit_batch_append(audit_batch *b, const audit_entry *entry, uint64_t *seq,
 	rc = merkle_leaf(&b->a->h, p->bytes, p->len, p->leaf);
 	if (rc != 0) {
 		free(p->bytes);
-		return accord_fail(e, rc, "out of memory hashing an audit entry");
+		return accord_fail(e, rc, "SHA-256 failed hashing an audit entry");
 	}
 	p->has_subject = entry->has_subject;
 	memcpy(p->subject, entry->subject, AUDIT_HASH_LEN);

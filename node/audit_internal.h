@@ -3,21 +3,23 @@
 #define ACCORD_AUDIT_INTERNAL_H
 
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #include "accord/audit.h"
 
-/* A SHA-256 context kept across many hashes: the one-shot EVP_Digest
- * fetches and allocates on every call, which costs more than hashing an
- * interior node. */
+/* A SHA-256 state kept across many hashes, one per thread. It uses the
+ * low-level SHA256_* calls, deprecated in OpenSSL 3 but kept there: they
+ * neither allocate nor go through a provider, where EVP allocates and frees
+ * a context at every init, a cost near that of hashing an interior node;
+ * verification hashes two an entry. */
 typedef struct merkle_hasher {
-	EVP_MD_CTX *ctx;
-	EVP_MD *md;
+	SHA256_CTX c;
 } merkle_hasher;
 
 int merkle_hasher_init(merkle_hasher *h) ACCORD_MUST_CHECK;
 void merkle_hasher_free(merkle_hasher *h);
-/* RFC 9162 leaf and node hashes; ACCORD_ENOMEM when OpenSSL cannot
- * allocate (its digest contexts allocate at each init). */
+/* RFC 9162 leaf and node hashes; ACCORD_ECRYPTO if OpenSSL fails, which
+ * the low-level calls do not. */
 int merkle_leaf(merkle_hasher *h, const void *data, size_t len,
 		uint8_t out[AUDIT_HASH_LEN]) ACCORD_MUST_CHECK;
 int merkle_node(merkle_hasher *h, const uint8_t l[AUDIT_HASH_LEN],

@@ -3,7 +3,8 @@
  * generation over stored complete subtrees, and proof verification. Nothing
  * here touches LMDB; the caller supplies the subtree hashes.
  */
-#include <openssl/err.h>
+/* The low-level SHA256_* calls: see merkle_hasher in audit_internal.h. */
+#define OPENSSL_SUPPRESS_DEPRECATED
 
 #include "audit_internal.h"
 
@@ -15,36 +16,22 @@ static const uint8_t empty_sha256[AUDIT_HASH_LEN] = {
 
 int merkle_hasher_init(merkle_hasher *h)
 {
-	h->md = EVP_MD_fetch(NULL, "SHA256", NULL);
-	h->ctx = EVP_MD_CTX_new();
-	if (!h->md || !h->ctx) {
-		merkle_hasher_free(h);
-		return ACCORD_ENOMEM;
-	}
-	return 0;
+	return SHA256_Init(&h->c) == 1 ? 0 : ACCORD_ECRYPTO;
 }
 
 void merkle_hasher_free(merkle_hasher *h)
 {
-	EVP_MD_CTX_free(h->ctx);
-	EVP_MD_free(h->md);
-	h->ctx = NULL;
-	h->md = NULL;
+	memset(h, 0, sizeof *h);
 }
 
 static int hash2(merkle_hasher *h, uint8_t prefix, const void *a, size_t alen,
 		 const void *b, size_t blen, uint8_t out[AUDIT_HASH_LEN])
 {
-	unsigned n = AUDIT_HASH_LEN;
-
-	if (EVP_DigestInit_ex2(h->ctx, h->md, NULL) != 1 ||
-	    EVP_DigestUpdate(h->ctx, &prefix, 1) != 1 ||
-	    EVP_DigestUpdate(h->ctx, a, alen) != 1 ||
-	    (blen && EVP_DigestUpdate(h->ctx, b, blen) != 1) ||
-	    EVP_DigestFinal_ex(h->ctx, out, &n) != 1) {
-		ERR_clear_error();
-		return ACCORD_ENOMEM;
-	}
+	if (SHA256_Init(&h->c) != 1 || SHA256_Update(&h->c, &prefix, 1) != 1 ||
+	    SHA256_Update(&h->c, a, alen) != 1 ||
+	    (blen && SHA256_Update(&h->c, b, blen) != 1) ||
+	    SHA256_Final(out, &h->c) != 1)
+		return ACCORD_ECRYPTO;
 	return 0;
 }
 

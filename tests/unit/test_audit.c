@@ -447,6 +447,43 @@ static void test_cut_tail(void **state)
 	th_log_close(&l);
 }
 
+/* A log of several of verify's batches: the first bad entry is named,
+ * whichever batch it is in and whatever comes after it. */
+static void test_tamper_late(void **state)
+{
+	struct th_log l;
+	crypto_signer *s = signer();
+	audit_report r;
+	char *note;
+
+	th_log_open(&l, NULL);
+	th_fill(l.a, 1500, 500);
+	assert_int_equal(audit_checkpoint(l.a, s, "accord.audit/police", &note, NULL), 0);
+	free(note);
+	th_fill(l.a, 1700, 500);
+	verify(&l, NULL, NULL, &r);
+	assert_true(r.ok);
+	assert_int_equal(r.size, 3200);
+	assert_int_equal(r.checkpoints, 1);
+	th_log_shut(&l);
+	intrude(l.dir, "audit_entry", 2500, 0, true);
+	intrude(l.dir, "audit_entry", 2100, 40, false);
+	th_log_reopen(&l);
+	verify(&l, NULL, NULL, &r);
+	assert_false(r.ok);
+	assert_int_equal(r.bad_seq, 2100);
+	assert_non_null(strstr(r.why, "do not match its stored leaf hash"));
+	th_log_shut(&l);
+	intrude(l.dir, "audit_entry", 1300, 40, false);
+	th_log_reopen(&l);
+	verify(&l, NULL, NULL, &r);
+	assert_false(r.ok);
+	assert_int_equal(r.bad_seq, 1300);
+	assert_int_equal(r.checkpoints, 0);
+	crypto_signer_close(s);
+	th_log_close(&l);
+}
+
 /* What a module writes beside an entry, failing as the state module's puts
  * do (store_fail's ACCORD_EFULL, not LMDB's code), grows the map too. */
 struct big_put {
@@ -632,6 +669,7 @@ int main(void)
 		cmocka_unit_test(test_tamper_byte),
 		cmocka_unit_test(test_tamper_hash),
 		cmocka_unit_test(test_cut_tail),
+		cmocka_unit_test(test_tamper_late),
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_full_beside),
 		cmocka_unit_test(test_sigkill),
