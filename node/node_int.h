@@ -165,6 +165,7 @@ struct inbound {
 	Accord__Envelope__Envelope *env;
 	const protocol_rule *rule;      /* set by node_envelope_check */
 	ProtobufCMessage *record;       /* likewise; the caller record_frees it */
+	bool id_taken;                  /* the inbox holds its id from another partner */
 };
 
 /*

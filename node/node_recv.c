@@ -148,18 +148,15 @@ int node_envelope_check(const protocol *p, const policy *pol, const char *self,
 static int check(node *n, struct inbound *in, char *why, size_t size)
 {
 	int status = node_envelope_check(n->proto, n->pol, n->cf.partner, in, why, size);
-	state_inbox_item *taken = NULL;
 	const char *rid;
 	state_case_item *c;
 	policy_case_state st;
 
 	/* An id already in the inbox that is no repeat came from another
-	 * partner (answer_repeat answers true repeats): not theirs to reuse. */
-	if (status == 0 && state_inbox_get(n->sb, in->env->message_id.data, &taken, NULL) == 0) {
-		state_free(taken);
+	 * partner (answer_repeat found it): not theirs to reuse. */
+	if (status == 0 && in->id_taken)
 		return snprintf(why, size, "message id already delivered by another partner"),
 		       409;
-	}
 	if (status != 0 || in->rule->when != PROTOCOL_WHEN_IN_CASE)
 		return status;
 	rid = node_referral_id(in->record);
@@ -323,14 +320,6 @@ static bool receiving(const node *n, const uint8_t id[STATE_ID_LEN])
 	return false;
 }
 
-/*
- * A message id seen before: its first receipt (with a consistency proof
- * fresh for the checkpoint the sender holds now), or false. A copy still
- * waiting for this turn's commit is answered 503, so that the sender asks
- * again for its receipt rather than being received twice; an item whose
- * receipt was never kept (the node stopped between the commit and the
- * receipt) gets one now, signed with a fresh checkpoint.
- */
 /* Whether the stored envelope of it came from sender. */
 static bool same_sender(const state_inbox_item *it, const char *sender)
 {
@@ -343,9 +332,18 @@ static bool same_sender(const state_inbox_item *it, const char *sender)
 	return same;
 }
 
-static bool answer_repeat(node *n, const Accord__Envelope__Envelope *env, node_reply_fn fn,
-			  void *arg)
+/*
+ * A message id seen before: its first receipt (with a consistency proof
+ * fresh for the checkpoint the sender holds now), or false. A copy still
+ * waiting for this turn's commit is answered 503, so that the sender asks
+ * again for its receipt rather than being received twice; an item whose
+ * receipt was never kept (the node stopped between the commit and the
+ * receipt) gets one now, signed with a fresh checkpoint. An id another
+ * partner sent is no repeat: false, with in->id_taken set.
+ */
+static bool answer_repeat(node *n, struct inbound *in, node_reply_fn fn, void *arg)
 {
+	const Accord__Envelope__Envelope *env = in->env;
 	state_inbox_item *it = NULL;
 	uint8_t *bytes = NULL;
 	size_t len;
@@ -360,7 +358,8 @@ static bool answer_repeat(node *n, const Accord__Envelope__Envelope *env, node_r
 		return false;
 	if (!same_sender(it, env->sender)) {
 		state_free(it);
-		return false;   /* not a repeat: check() refuses the id as taken */
+		in->id_taken = true;   /* not a repeat: check() refuses the id */
+		return false;
 	}
 	if (!it->receipt.len) {
 		/* Received, but the node stopped before its receipt was kept:
@@ -417,7 +416,7 @@ static void receive_one(node *n, const struct inbound *from, const void *body, s
 		       "is %s's", in.env->sender, in.from->id);
 		goto out;
 	}
-	if (in.env->message_id.len == STATE_ID_LEN && answer_repeat(n, in.env, fn, arg))
+	if (in.env->message_id.len == STATE_ID_LEN && answer_repeat(n, &in, fn, arg))
 		goto out;
 	status = check(n, &in, why, sizeof why);
 	if (status != 0)
