@@ -81,12 +81,22 @@ static int serve(const config *cf)
 {
 	struct daemon d = { 0 };
 	struct event *ev_term = NULL, *ev_int = NULL, *ev_hup = NULL;
+	struct event_config *cfg;
 	peer *p = NULL;
 	local *l = NULL;
 	accord_error e = { 0 };
 	int rc = 1;
 
-	d.base = event_base_new();
+	/* The changelist folds each loop turn's epoll_ctl calls for one
+	 * descriptor into one: HTTP connections are enabled and disabled
+	 * several times a request. No descriptor here is dup()ed, the one
+	 * case the flag gets wrong. */
+	cfg = event_config_new();
+	if (cfg)
+		event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	d.base = cfg ? event_base_new_with_config(cfg) : NULL;
+	if (cfg)
+		event_config_free(cfg);
 	if (!d.base) {
 		fprintf(stderr, "accordd: cannot create the event loop\n");
 		return 1;

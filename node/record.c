@@ -239,17 +239,39 @@ void rec_mark_present(ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
 		REC_MEMBER(protobuf_c_boolean, m, f->quantifier_offset) = 1;
 }
 
-size_t rec_path_push(rec_path *p, const char *fmt, ...)
+/* Append n bytes of s, cut short at the buffer's end. */
+static void path_append(rec_path *p, const char *s, size_t n)
+{
+	size_t room = sizeof p->buf - 1 - p->len;
+
+	if (n > room)
+		n = room;
+	memcpy(p->buf + p->len, s, n);
+	p->len += n;
+	p->buf[p->len] = '\0';
+}
+
+size_t rec_path_push(rec_path *p, const char *sep, const char *name)
 {
 	size_t old = p->len;
-	va_list ap;
-	int n;
 
-	va_start(ap, fmt);
-	n = vsnprintf(p->buf + old, sizeof p->buf - old, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		p->len = (size_t)n >= sizeof p->buf - old ? sizeof p->buf - 1 : old + (size_t)n;
+	path_append(p, sep, strlen(sep));
+	path_append(p, name, strlen(name));
+	return old;
+}
+
+size_t rec_path_push_index(rec_path *p, size_t i)
+{
+	char digits[24];
+	size_t k = sizeof digits, old = p->len;
+
+	digits[--k] = ']';
+	do {
+		digits[--k] = (char)('0' + i % 10);
+		i /= 10;
+	} while (i);
+	digits[--k] = '[';
+	path_append(p, digits + k, sizeof digits - k);
 	return old;
 }
 

@@ -39,7 +39,10 @@ typedef struct rec_path {
 	size_t len;
 } rec_path;
 
-size_t rec_path_push(rec_path *p, const char *fmt, ...) ACCORD_PRINTF(2, 3);
+/* Append sep then name; append "[i]". Both are on every field of every
+ * record parsed or minimised, so they copy bytes rather than format. */
+size_t rec_path_push(rec_path *p, const char *sep, const char *name);
+size_t rec_path_push_index(rec_path *p, size_t i);
 void rec_path_pop(rec_path *p, size_t old);
 
 /* "a, b, c" of d's field names into out, cut short if it does not fit. */

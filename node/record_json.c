@@ -194,7 +194,7 @@ static int repeated_from_json(struct jctx *c, ProtobufCMessage *m,
 	/* Array and count grow together: m stays freeable by record_free. */
 	REC_MEMBER(char *, m, f->offset) = arr;
 	for (size_t i = 0; i < n; i++) {
-		size_t old = rec_path_push(&c->at, "[%zu]", i);
+		size_t old = rec_path_push_index(&c->at, i);
 		int rc = value_from_json(c, f, json_array_get(j, i), depth + 1, arr + i * size);
 
 		if (rc != 0)
@@ -258,7 +258,7 @@ static int msg_from_json(struct jctx *c, const ProtobufCMessageDescriptor *d,
 		return accord_fail(c->e, ACCORD_ENOMEM, "out of memory");
 	json_object_foreach((json_t *)j, key, val) {
 		const ProtobufCFieldDescriptor *f;
-		size_t old = rec_path_push(&c->at, ".%s", key);
+		size_t old = rec_path_push(&c->at, ".", key);
 		int rc;
 
 		f = protobuf_c_message_descriptor_get_field_by_name(d, key);

@@ -364,7 +364,7 @@ static int check_message(const struct sel_node *sn, const ProtobufCMessage *m,
 
 		if (!rec_field_is_set(m, f))
 			continue;
-		old = rec_path_push(at, "%s%s", at->len ? "." : "", f->name);
+		old = rec_path_push(at, at->len ? "." : "", f->name);
 		if (mode == SEL_NONE) {
 			rc = accord_fail(e, ACCORD_EREFUSED, "the record carries field '%s', "
 					 "which the rule does not share", at->buf);
