@@ -244,6 +244,7 @@ int node_open(const config *cf, struct event_base *base, node **out, accord_erro
 	n->cf = *cf;
 	n->base = base;
 	n->ops_tail = &n->ops;
+	n->id_pool_used = sizeof n->id_pool;   /* empty: drawn at the first id */
 	rc = tls_open(cf->tls_cert, cf->tls_key, true, &n->server, e);
 	if (rc == 0)
 		rc = tls_open(cf->tls_cert, cf->tls_key, false, &n->client, e);

@@ -121,6 +121,8 @@ struct node {
 		size_t len;
 	} *rcpt;
 	size_t n_rcpt, cap_rcpt;
+	uint8_t id_pool[4000];      /* random bytes for message ids (node_send.c) */
+	size_t id_pool_used;
 	struct metrics m;
 };
 

@@ -320,36 +320,42 @@ static void retry_later(node *n, struct parcel **p, const char *const *why, size
  * held). Two checkpoints of the same size with different roots are a fork:
  * ACCORD_EINCONSISTENT.
  */
-static int next_held(node *n, const char *partner, const struct flight *f,
+/* What the receipts of one answer share: the verified batch signature,
+ * the receiver's checkpoint held in the store (read once: nothing is
+ * stored until the settlements commit), and the checkpoint they made us
+ * hold so far. */
+struct reading {
+	receipt_cache cache;
+	witness_checkpoint cur;
+	bool have;
+	char *held_note;
+};
+
+static int next_held(const char *partner, const struct flight *f, const struct reading *rd,
 		     const receipt_info *info, const char **hold, accord_error *e)
 {
-	witness_checkpoint cur = { 0 };
-	bool have = witness_get(n->wit, partner, &cur, NULL) == 0;
-	int rc = 0;
+	const witness_checkpoint *cur = &rd->cur;
 
 	*hold = NULL;
-	if (have == f->has_held && (!have || (cur.size == f->held.size &&
-			memcmp(cur.root, f->held.root, AUDIT_HASH_LEN) == 0))) {
+	if (rd->have == f->has_held && (!rd->have || (cur->size == f->held.size &&
+			memcmp(cur->root, f->held.root, AUDIT_HASH_LEN) == 0))) {
 		if (info->advances)
 			*hold = info->checkpoint.note;
-	} else if (have && info->checkpoint.size == cur.size &&
-		   memcmp(info->checkpoint.root, cur.root, AUDIT_HASH_LEN) != 0) {
-		rc = accord_fail(e, ACCORD_EINCONSISTENT, "the audit log of '%s' forked: "
-				 "its receipt's checkpoint at size %llu has another root than "
-				 "the one held at that size", partner,
-				 (unsigned long long)cur.size);
+	} else if (rd->have && info->checkpoint.size == cur->size &&
+		   memcmp(info->checkpoint.root, cur->root, AUDIT_HASH_LEN) != 0) {
+		return accord_fail(e, ACCORD_EINCONSISTENT, "the audit log of '%s' forked: "
+				   "its receipt's checkpoint at size %llu has another root than "
+				   "the one held at that size", partner,
+				   (unsigned long long)cur->size);
 	}
-	witness_checkpoint_free(&cur);
-	return rc;
+	return 0;
 }
 
 /* A parcel the receiver answered 200 with receipt: settled (DELIVERED, or
  * PEER_INCONSISTENT and paused) and true; false when the receipt does not
- * pass, with e saying why, to try again. *held_note is the checkpoint this
- * post's receipts made us hold so far. */
+ * pass, with e saying why, to try again. */
 static bool receipted(node *n, struct flight *f, struct parcel *p, const protocol_partner *to,
-		      const uint8_t *receipt, size_t len, receipt_cache *cache,
-		      char **held_note, accord_error *e)
+		      const uint8_t *receipt, size_t len, struct reading *rd, accord_error *e)
 {
 	receipt_expect x = {
 		.message_id = p->id, .id_len = STATE_ID_LEN, .record_digest = p->digest,
@@ -359,8 +365,8 @@ static bool receipted(node *n, struct flight *f, struct parcel *p, const protoco
 	receipt_info info = { 0 };
 	const char *hold = NULL;
 
-	if (receipt_check(receipt, len, &x, cache, &info, e) != 0 ||
-	    next_held(n, to->id, f, &info, &hold, e) != 0) {
+	if (receipt_check(receipt, len, &x, &rd->cache, &info, e) != 0 ||
+	    next_held(to->id, f, rd, &info, &hold, e) != 0) {
 		receipt_info_free(&info);
 		if (e->code != ACCORD_EINCONSISTENT)
 			return false;
@@ -371,11 +377,11 @@ static bool receipted(node *n, struct flight *f, struct parcel *p, const protoco
 		return true;
 	}
 	/* Receipts of one batch share their checkpoint: hold it once. */
-	if (hold && *held_note && strcmp(hold, *held_note) == 0)
+	if (hold && rd->held_note && strcmp(hold, rd->held_note) == 0)
 		hold = NULL;
 	else if (hold) {
-		free(*held_note);
-		*held_note = strdup(hold);
+		free(rd->held_note);
+		rd->held_note = strdup(hold);
 	}
 	p->item->state = ACCORD__STATE__OUTBOX_ITEM__STATE__DELIVERED;
 	p->item->done_ms = node_now_ms();
@@ -397,8 +403,7 @@ static void on_results(node *n, struct flight *f, const protocol_partner *to,
 	struct parcel **again = calloc(f->n_parcels, sizeof(struct parcel *));
 	char (*why)[600] = calloc(f->n_parcels, sizeof *why);
 	const char **whyp = calloc(f->n_parcels, sizeof *whyp);
-	receipt_cache cache = { 0 };
-	char *held_note = NULL;
+	struct reading rd = { 0 };
 	size_t k = 0;
 
 	if (!again || !why || !whyp) {
@@ -408,13 +413,14 @@ static void on_results(node *n, struct flight *f, const protocol_partner *to,
 		node_outbox_kick(n, 100);
 		goto out;
 	}
+	rd.have = witness_get(n->wit, to->id, &rd.cur, NULL) == 0;
 	for (size_t i = 0; i < f->n_parcels; i++) {
 		const Accord__Envelope__DeliveryAnswer__Result *r = a->results[i];
 		struct parcel *p = &f->parcels[i];
 		accord_error e = { 0 };
 
 		if (r->status == 200 && receipted(n, f, p, to, r->receipt.data, r->receipt.len,
-						  &cache, &held_note, &e))
+						  &rd, &e))
 			continue;
 		if (r->status == 200) {
 			snprintf(why[k], sizeof why[k], "%s", accord_error_msg(&e));
@@ -436,7 +442,8 @@ static void on_results(node *n, struct flight *f, const protocol_partner *to,
 	}
 	retry_later(n, again, whyp, k);
 out:
-	free(held_note);
+	free(rd.held_note);
+	witness_checkpoint_free(&rd.cur);
 	free(again);
 	free(why);
 	free(whyp);
@@ -621,25 +628,10 @@ static void fly(node *n, struct due *due, size_t n_due, size_t first)
 	n->in_flight += f->n_parcels;
 }
 
-/* A copy of an item the iteration will free. */
-static int copy_item(const state_outbox_item *it, state_outbox_item **out)
-{
-	size_t len = protobuf_c_message_get_packed_size(&it->base);
-	uint8_t *bytes = malloc(len ? len : 1);
-
-	*out = NULL;
-	if (!bytes)
-		return ACCORD_ENOMEM;
-	protobuf_c_message_pack(&it->base, bytes);
-	*out = (state_outbox_item *)protobuf_c_message_unpack(
-		&accord__state__outbox_item__descriptor, NULL, len, bytes);
-	free(bytes);
-	return *out ? 0 : ACCORD_ENOMEM;
-}
-
-static int scan_item(const uint8_t id[STATE_ID_LEN], const state_outbox_item *it, void *ctx)
+static int scan_item(const uint8_t id[STATE_ID_LEN], state_outbox_item **item, void *ctx)
 {
 	struct scan *sc = ctx;
+	const state_outbox_item *it = *item;
 
 	if (it->state != ACCORD__STATE__OUTBOX_ITEM__STATE__PENDING ||
 	    flying_to(sc->n, it->recipient))
@@ -653,8 +645,8 @@ static int scan_item(const uint8_t id[STATE_ID_LEN], const state_outbox_item *it
 		sc->next = sc->now + 50;
 		return 1;
 	}
-	if (copy_item(it, &sc->due[sc->n_due].item) != 0)
-		return 1;    /* out of memory: try the rest at the next wake */
+	sc->due[sc->n_due].item = *item;    /* kept */
+	*item = NULL;
 	memcpy(sc->due[sc->n_due].id, id, STATE_ID_LEN);
 	sc->n_due++;
 	return 0;

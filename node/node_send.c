@@ -9,6 +9,7 @@
  * only the outbox, which is written in the same transaction as the entry.
  */
 #include <event2/event.h>
+#include <openssl/crypto.h>
 
 #include "accord/receipt.h"
 #include "accord/witness.h"
@@ -163,14 +164,24 @@ static void refuse(node *n, const struct node_submit_req *s, const policy_decisi
  * then 10 random bytes. Ids sort by time, so the outbox, the pending index
  * and a receiver's inbox, all keyed by id, are written near their end
  * rather than at a random page each; 80 random bits keep them unguessable
- * and unique. */
-static int new_message_id(uint8_t id[STATE_ID_LEN])
+ * and unique. The random bytes are drawn from OpenSSL a pool at a time:
+ * one call costs about as much as the bytes of a few hundred ids. */
+static int new_message_id(node *n, uint8_t id[STATE_ID_LEN])
 {
+	const size_t k = STATE_ID_LEN - 6;
 	uint64_t ms = (uint64_t)node_now_ms();
 
+	if (n->id_pool_used + k > sizeof n->id_pool) {
+		if (crypto_random(n->id_pool, sizeof n->id_pool) != 0)
+			return ACCORD_ECRYPTO;
+		n->id_pool_used = 0;
+	}
 	for (int i = 0; i < 6; i++)
 		id[i] = (uint8_t)(ms >> (8 * (5 - i)));
-	return crypto_random(id + 6, STATE_ID_LEN - 6);
+	memcpy(id + 6, n->id_pool + n->id_pool_used, k);
+	OPENSSL_cleanse(n->id_pool + n->id_pool_used, k);
+	n->id_pool_used += k;
+	return 0;
 }
 
 /* The envelope around a minimised record, packed into op->outbox. */
@@ -187,7 +198,7 @@ static int seal(node *n, struct op *op, const struct node_submit_req *s,
 	if (!rbytes)
 		return rc;
 	protobuf_c_message_pack(min, rbytes);
-	if (new_message_id(op->id) != 0 ||
+	if (new_message_id(n, op->id) != 0 ||
 	    crypto_sha256(rbytes, rlen, op->entry.record_sha256) != 0)
 		goto out;
 	op->entry.has_record_sha256 = true;

@@ -83,7 +83,8 @@ static int get(state *s, MDB_dbi dbi, const void *key, size_t klen,
 	return rc;
 }
 
-typedef int (*each_fn)(const MDB_val *k, const ProtobufCMessage *m, void *ctx);
+/* A visitor may take the message: it sets *m to NULL. */
+typedef int (*each_fn)(const MDB_val *k, ProtobufCMessage **m, void *ctx);
 typedef bool (*skip_fn)(const MDB_val *k, void *ctx);
 
 /* Walk dbi in key order, unpacking each value; or, with via, walk dbi's
@@ -121,8 +122,9 @@ static int each(state *s, MDB_dbi dbi, const MDB_dbi *via,
 			accord_fail(e, rc, "a stored %s does not unpack", d->short_name);
 			goto out;
 		}
-		stop = fn(&k, m, ctx);
-		protobuf_c_message_free_unpacked(m, NULL);
+		stop = fn(&k, &m, ctx);
+		if (m)
+			protobuf_c_message_free_unpacked(m, NULL);
 		if (stop != 0) {
 			rc = stop;
 			goto out;
@@ -239,6 +241,7 @@ int state_case_get(state *s, const char *referrer, const char *recipient,
 
 struct each_ctx {
 	state_outbox_fn ofn;
+	state_outbox_take_fn take;
 	state_inbox_fn ifn;
 	bool (*skip)(const uint8_t id[STATE_ID_LEN], void *ctx);
 	void *ctx;
@@ -251,14 +254,16 @@ static bool skip_id(const MDB_val *k, void *arg)
 	return k->mv_size == STATE_ID_LEN && c->skip(k->mv_data, c->ctx);
 }
 
-static int visit(const MDB_val *k, const ProtobufCMessage *m, void *arg)
+static int visit(const MDB_val *k, ProtobufCMessage **m, void *arg)
 {
 	struct each_ctx *c = arg;
 
 	if (k->mv_size != STATE_ID_LEN)
 		return 0; /* not an item of ours */
-	return c->ofn ? c->ofn(k->mv_data, (const state_outbox_item *)m, c->ctx) :
-			c->ifn(k->mv_data, (const state_inbox_item *)m, c->ctx);
+	if (c->take)
+		return c->take(k->mv_data, (state_outbox_item **)m, c->ctx);
+	return c->ofn ? c->ofn(k->mv_data, (const state_outbox_item *)*m, c->ctx) :
+			c->ifn(k->mv_data, (const state_inbox_item *)*m, c->ctx);
 }
 
 int state_outbox_each(state *s, state_outbox_fn fn, void *ctx, accord_error *e)
@@ -270,9 +275,9 @@ int state_outbox_each(state *s, state_outbox_fn fn, void *ctx, accord_error *e)
 }
 
 int state_outbox_each_pending(state *s, bool (*skip)(const uint8_t id[STATE_ID_LEN], void *ctx),
-			      state_outbox_fn fn, void *ctx, accord_error *e)
+			      state_outbox_take_fn fn, void *ctx, accord_error *e)
 {
-	struct each_ctx c = { .ofn = fn, .skip = skip, .ctx = ctx };
+	struct each_ctx c = { .take = fn, .skip = skip, .ctx = ctx };
 
 	return each(s, s->pending, &s->outbox, &accord__state__outbox_item__descriptor,
 		    skip ? skip_id : NULL, visit, &c, e);

@@ -71,9 +71,13 @@ int state_inbox_each(state *s, state_inbox_fn fn, void *ctx, accord_error *e)
 
 /* Visit only the outbox items still PENDING (an index kept by
  * state_outbox_put in the same transaction): the deliveries' hot path.
- * Ids for which skip (may be NULL) says true are passed over unread. */
+ * Ids for which skip (may be NULL) says true are passed over unread. The
+ * visitor may keep an item: it sets *item to NULL and state_frees it
+ * later; otherwise the item is valid during the call only. */
+typedef int (*state_outbox_take_fn)(const uint8_t id[STATE_ID_LEN], state_outbox_item **item,
+				    void *ctx);
 int state_outbox_each_pending(state *s, bool (*skip)(const uint8_t id[STATE_ID_LEN], void *ctx),
-			      state_outbox_fn fn, void *ctx, accord_error *e)
+			      state_outbox_take_fn fn, void *ctx, accord_error *e)
 	ACCORD_MUST_CHECK;
 
 #endif
