@@ -115,6 +115,34 @@ void crypto_hex(const void *data, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int crypto_hex_decode(const char *s, uint8_t *out, size_t max, size_t *len)
+{
+	size_t n = strlen(s);
+
+	if (n % 2 != 0 || n / 2 > max)
+		return ACCORD_EINVAL;
+	for (size_t i = 0; i < n / 2; i++) {
+		int hi = hex_digit(s[2 * i]), lo = hex_digit(s[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return ACCORD_EINVAL;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	*len = n / 2;
+	return 0;
+}
+
 bool crypto_ed25519_verify(const uint8_t pub[CRYPTO_ED25519_PUB_LEN],
 			   const void *msg, size_t len,
 			   const uint8_t sig[CRYPTO_ED25519_SIG_LEN])

@@ -2,7 +2,8 @@
  * node_int.h - the node's state, shared by node.c (protocol),
  * node_commit.c (the group commit on the writer thread), node_send.c (local
  * API -> decide -> minimise -> audit -> outbox), node_outbox.c (deliver ->
- * receipt) and node_recv.c (peer API -> check -> audit+store -> receipt).
+ * receipt), node_recv.c (peer API -> check -> audit+store -> receipt) and
+ * node_delivery.c (a Delivery's envelopes in, their answers out).
  * Internal to the library.
  */
 #ifndef ACCORD_NODE_INT_H
@@ -181,6 +182,35 @@ struct inbound {
  */
 int node_envelope_check(const protocol *p, const policy *pol, const char *self,
 			struct inbound *in, char *why, size_t size);
+
+/*
+ * A Delivery (node_delivery.c), the part of node_receive_batch that needs
+ * no node. node_delivery_unpack unpacks len bytes of body and checks the
+ * envelope count: 0 with *out set (the caller frees it with
+ * accord__envelope__delivery__free_unpacked), or the refusal of the whole
+ * request with a sentence in why and *out NULL: 422 (not a Delivery) or
+ * 413 (more than NODE_DELIVERY_MAX envelopes).
+ */
+int node_delivery_unpack(const void *body, size_t len, Accord__Envelope__Delivery **out,
+			 char *why, size_t size) ACCORD_MUST_CHECK;
+/* Envelope i of a Delivery (b) against the node's body limit cap: 0, or
+ * its own refusal, 413, with a sentence in why. */
+int node_delivery_envelope_check(const ProtobufCBinaryData *b, size_t i, size_t cap,
+				 char *why, size_t size) ACCORD_MUST_CHECK;
+
+/*
+ * The answers to a Delivery of n envelopes (NULL when out of memory): each
+ * envelope i is answered once, in any order, by node_delivery_collect as
+ * the node_reply_fn with node_delivery_slot(d, i) as its argument. When
+ * node_delivery_close was called and every envelope is answered, fn gets
+ * 200 with the packed DeliveryAnswer (the results in the envelopes' order)
+ * or 503 when out of memory, and d is freed.
+ */
+struct delivery;
+struct delivery *node_delivery_new(size_t n, node_reply_fn fn, void *arg);
+void *node_delivery_slot(struct delivery *d, size_t i);
+void node_delivery_collect(const node_reply *r, void *slot);
+void node_delivery_close(struct delivery *d);
 
 /* The local API's submit request, parsed (node_send.c). */
 struct node_submit_req {

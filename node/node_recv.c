@@ -439,137 +439,38 @@ void node_receive(node *n, const uint8_t spki[CRYPTO_SHA256_LEN], const void *bo
 
 /* ---- many envelopes in one request ------------------------------------------ */
 
-/* The answers to one Delivery, collected as its envelopes are answered. */
-struct delivery {
-	node_reply_fn fn;
-	void *arg;
-	size_t n, left;             /* envelopes; answers still owed, plus one */
-	Accord__Envelope__DeliveryAnswer__Result *res;
-	Accord__Envelope__DeliveryAnswer__Result **ptrs;
-	struct slot {
-		struct delivery *d;
-		size_t i;
-	} *slots;
-};
-
-static void delivery_free(struct delivery *d)
-{
-	for (size_t i = 0; i < d->n; i++) {
-		if (d->res[i].error != protobuf_c_empty_string)
-			free(d->res[i].error);
-		free(d->res[i].receipt.data);
-	}
-	free(d->res);
-	free(d->ptrs);
-	free(d->slots);
-	free(d);
-}
-
-/* One answer fewer owed; with none left, the DeliveryAnswer goes out. */
-static void delivery_step(struct delivery *d)
-{
-	Accord__Envelope__DeliveryAnswer a = ACCORD__ENVELOPE__DELIVERY_ANSWER__INIT;
-	node_reply r = { .status = 200, .content_type = "application/x-protobuf" };
-	uint8_t *buf;
-
-	if (--d->left > 0)
-		return;
-	a.n_results = d->n;
-	a.results = d->ptrs;
-	r.len = accord__envelope__delivery_answer__get_packed_size(&a);
-	buf = malloc(r.len ? r.len : 1);
-	if (buf) {
-		accord__envelope__delivery_answer__pack(&a, buf);
-		r.bytes = buf;
-		d->fn(&r, d->arg);
-	} else {
-		answer(d->fn, d->arg, 503, "out of memory");
-	}
-	free(buf);
-	delivery_free(d);
-}
-
-/* node_reply_fn for one envelope of a delivery: its result. */
-static void collect(const node_reply *r, void *arg)
-{
-	struct slot *sl = arg;
-	Accord__Envelope__DeliveryAnswer__Result *res = &sl->d->res[sl->i];
-	const char *why = r->json ? json_string_value(json_object_get(r->json, "error")) : NULL;
-
-	res->status = (uint32_t)r->status;
-	if (why) {
-		char *copy = strdup(why);
-
-		if (copy)
-			res->error = copy;
-	}
-	if (r->status == 200 && r->bytes && (res->receipt.data = malloc(r->len)) != NULL) {
-		memcpy(res->receipt.data, r->bytes, r->len);
-		res->receipt.len = r->len;
-	} else if (r->status == 200) {
-		res->status = 503;      /* out of memory: the sender asks again */
-	}
-	json_decref(r->json);
-	delivery_step(sl->d);
-}
-
-static struct delivery *delivery_new(size_t n, node_reply_fn fn, void *arg)
-{
-	struct delivery *d = calloc(1, sizeof *d);
-
-	if (!d)
-		return NULL;
-	d->fn = fn;
-	d->arg = arg;
-	d->n = n;
-	d->left = n + 1;
-	d->res = calloc(n ? n : 1, sizeof *d->res);
-	d->ptrs = calloc(n ? n : 1, sizeof(Accord__Envelope__DeliveryAnswer__Result *));
-	d->slots = calloc(n ? n : 1, sizeof *d->slots);
-	if (!d->res || !d->ptrs || !d->slots) {
-		d->n = 0;
-		delivery_free(d);
-		return NULL;
-	}
-	for (size_t i = 0; i < n; i++) {
-		accord__envelope__delivery_answer__result__init(&d->res[i]);
-		d->ptrs[i] = &d->res[i];
-		d->slots[i] = (struct slot){ d, i };
-	}
-	return d;
-}
-
 void node_receive_batch(node *n, const uint8_t spki[CRYPTO_SHA256_LEN], const void *body,
 			size_t len, node_reply_fn fn, void *arg)
 {
 	struct inbound in = { .spki = spki, .from = node_partner_by_spki(n, spki) };
 	Accord__Envelope__Delivery *dv;
 	struct delivery *d;
-	size_t cap = n->cf.max_body_bytes;
+	char why[200];
+	int status;
 
 	if (refuse_request(n, &in, fn, arg))
 		return;
-	dv = accord__envelope__delivery__unpack(NULL, len, body);
-	if (!dv) {
-		refuse(n, &in, 422, fn, arg, "the body is not a Delivery");
+	status = node_delivery_unpack(body, len, &dv, why, sizeof why);
+	if (status != 0) {
+		refuse(n, &in, status, fn, arg, "%s", why);
 		return;
 	}
-	if (dv->n_envelopes > NODE_DELIVERY_MAX) {
-		refuse(n, &in, 413, fn, arg, "a delivery holds at most %d envelopes, not %zu",
-		       NODE_DELIVERY_MAX, dv->n_envelopes);
-	} else if (!(d = delivery_new(dv->n_envelopes, fn, arg))) {
+	d = node_delivery_new(dv->n_envelopes, fn, arg);
+	if (!d) {
 		answer(fn, arg, 503, "out of memory");
 	} else {
 		for (size_t i = 0; i < dv->n_envelopes; i++) {
 			const ProtobufCBinaryData *b = &dv->envelopes[i];
+			void *slot = node_delivery_slot(d, i);
 
-			if (b->len > cap)
-				refuse(n, &in, 413, collect, &d->slots[i], "envelope %zu is %zu "
-				       "bytes, over this node's limit of %zu", i, b->len, cap);
+			status = node_delivery_envelope_check(b, i, n->cf.max_body_bytes, why,
+							      sizeof why);
+			if (status != 0)
+				refuse(n, &in, status, node_delivery_collect, slot, "%s", why);
 			else
-				receive_one(n, &in, b->data, b->len, collect, &d->slots[i]);
+				receive_one(n, &in, b->data, b->len, node_delivery_collect, slot);
 		}
-		delivery_step(d);   /* the guard: answers now if all were answered */
+		node_delivery_close(d);   /* the guard: answers now if all were answered */
 	}
 	accord__envelope__delivery__free_unpacked(dv, NULL);
 }

@@ -2,7 +2,6 @@
  * node_views.c - what the local API reads: status, outbox, inbox, metrics;
  * and acknowledging an inbox item.
  */
-#include <ctype.h>
 #include <time.h>
 
 #include "node_int.h"
@@ -97,21 +96,9 @@ json_t *node_inbox_json(node *n)
 
 static bool parse_id(const char *hex, uint8_t id[STATE_ID_LEN])
 {
-	static const char digits[] = "0123456789abcdef";
+	size_t n;
 
-	if (strlen(hex) != (size_t)2 * STATE_ID_LEN)
-		return false;
-	for (size_t i = 0; i < (size_t)2 * STATE_ID_LEN; i++) {
-		const char *d = hex[i] ? strchr(digits, tolower((unsigned char)hex[i])) : NULL;
-
-		if (!d)
-			return false;
-		if (i % 2 == 0)
-			id[i / 2] = (uint8_t)((d - digits) << 4);
-		else
-			id[i / 2] |= (uint8_t)(d - digits);
-	}
-	return true;
+	return crypto_hex_decode(hex, id, STATE_ID_LEN, &n) == 0 && n == STATE_ID_LEN;
 }
 
 json_t *node_inbox_item_json(node *n, const char *id_hex, int *status)

@@ -104,32 +104,6 @@ int cmd_audit_prove(int argc, char **argv)
 	return 0;
 }
 
-static int unhex(const char *s, uint8_t *out, size_t max, size_t *len)
-{
-	size_t n = strlen(s);
-
-	if (n % 2 || n / 2 > max)
-		return ACCORD_EINVAL;
-	for (size_t i = 0; i < n / 2; i++) {
-		unsigned v = 0;
-
-		for (int k = 0; k < 2; k++) {
-			char ch = s[2 * i + (size_t)k];
-
-			v <<= 4;
-			if (ch >= '0' && ch <= '9')
-				v |= (unsigned)(ch - '0');
-			else if (ch >= 'a' && ch <= 'f')
-				v |= (unsigned)(ch - 'a' + 10);
-			else
-				return ACCORD_EINVAL;
-		}
-		out[i] = (uint8_t)v;
-	}
-	*len = n / 2;
-	return 0;
-}
-
 /* Check the proof in j against pub; a sentence in e when it fails. */
 static int check(json_t *j, const uint8_t pub[CRYPTO_ED25519_PUB_LEN],
 		 audit_record **rec, accord_error *e)
@@ -163,7 +137,7 @@ static int check(json_t *j, const uint8_t pub[CRYPTO_ED25519_PUB_LEN],
 	bytes = malloc(AUDIT_ENTRY_MAX);
 	if (!bytes)
 		return accord_fail(e, ACCORD_ENOMEM, "out of memory");
-	rc = unhex(hex, bytes, AUDIT_ENTRY_MAX, &len);
+	rc = crypto_hex_decode(hex, bytes, AUDIT_ENTRY_MAX, &len);
 	if (rc == 0)
 		rc = audit_record_parse(bytes, len, rec);
 	if (rc != 0) {

@@ -44,6 +44,11 @@ int crypto_random(void *out, size_t len) ACCORD_MUST_CHECK;
 /* Lowercase hex of len bytes into out (2*len+1 bytes). */
 void crypto_hex(const void *data, size_t len, char *out);
 
+/* Decode hex (either case, an even number of digits, nothing else) of up
+ * to max bytes into out; *len set. ACCORD_EINVAL when malformed or longer. */
+int crypto_hex_decode(const char *s, uint8_t *out, size_t max, size_t *len)
+	ACCORD_MUST_CHECK;
+
 /*
  * Ed25519 verification with a raw 32-byte public key. Returns true only
  * when sig is a valid signature of msg.

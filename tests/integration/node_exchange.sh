@@ -1,13 +1,33 @@
 #!/bin/sh
 # Two real nodes on loopback exchanging records: an allowed referral end to
-# end, refusals on both sides, a case accepted and worked in, a receiver
-# that is down and then back, and every log verified.
+# end, refusals on both sides, a case accepted and worked in, the limits of
+# a Delivery, a message id reused by a third partner, a receiver that is
+# down and then back, and every log verified.
 . "$(dirname "$0")/lib/tap.sh"
 . "$(dirname "$0")/lib/partnership.sh"
 : "${TOOLS:?set TOOLS to the test tools directory}"
 REF=$SRCDIR/policies/examples/referral.json
 
-partnership police council ngo; ok "a partnership of three, signed by all" $?
+# The shared rules, and one for the NGO (which runs no node: its envelopes
+# are forged) to refer people to the council.
+{
+	cat "$SRCDIR/tests/integration/lib/rules.yaml"
+	cat <<'R'
+  - id: ngo-refers-to-council
+    from: ngo
+    to: [council]
+    purpose: reintegration-referral
+    record: Referral
+    fields: [referral_id, subject.given_name, subject.family_name, needs, summary]
+    consent: not-required
+    when: anytime
+    retention_days: 90
+R
+} >"$T/rules.yaml"
+RULES=$T/rules.yaml partnership police council ngo; ok "a partnership of three, signed by all" $?
+# The council takes bodies of 16 KiB at most: an envelope past that still
+# fits in a Delivery (8 MiB), which must refuse it alone.
+printf 'limits:\n  max_body_bytes: 16384\n' >>"$T/council/accordd.yaml"
 start_node police && start_node council; ok "police and council nodes start" $?
 
 # wait_for NODE PATH TEXT: poll the local API until its answer holds TEXT.
@@ -111,6 +131,67 @@ printf 'garbage' >"$T/garbage.bin"
 run 0 peer_get council police /v1/deliveries --data-binary "@$T/garbage.bin" -w ' HTTP %{http_code}' &&
 	has "HTTP 422" && has "not a Delivery"
 ok "a body that is no Delivery is refused" $?
+
+# 4c. The limits of a Delivery, and a message id another partner sent first.
+"$TOOLS/forge" --delivery --repeat 1024 "$T/reply2.bin" >"$T/d1024.bin"
+peer_get council police /v1/deliveries --data-binary "@$T/d1024.bin" -o "$T/answer.bin" &&
+	"$TOOLS/forge" --answer <"$T/answer.bin" >"$T/out" &&
+	[ "$(grep -c '^[0-9]* 200 receipt$' "$T/out")" -eq 1024 ]
+ok "a Delivery of 1,024 envelopes, the most: each answered (a repeat: the first receipt)" $?
+"$TOOLS/forge" --delivery --repeat 1025 "$T/reply2.bin" >"$T/d1025.bin"
+run 0 peer_get council police /v1/deliveries --data-binary "@$T/d1025.bin" -w ' HTTP %{http_code}' &&
+	has "HTTP 413" && has '"error":"a delivery holds at most 1024 envelopes, not 1025"'
+ok "a Delivery of 1,025 envelopes is refused whole: 413" $?
+run 0 "$ACCORD" audit export --data "$T/police/data" --format jsonl --event REFUSED &&
+	[ "$(grep '"from":"council"' "$T/out" | grep -c 'at most 1024 envelopes, not 1025')" -eq 1 ] &&
+	run 0 "$ACCORD" audit list --data "$T/police/data" --event RECEIVED --json &&
+	[ "$(grep -c 'council-replies-to-police' "$T/out")" -eq 2 ]
+ok "police audits that refusal once, and received none of its envelopes" $?
+
+# referral ID SUMMARY_BYTES FILE: a Referral holding only fields that
+# police-refers-to-council shares.
+referral() {
+	python3 -c 'import json, sys
+json.dump({"referral_id": sys.argv[1], "subject": {"given_name": "Amira", "family_name": "Khan"},
+           "needs": ["HOUSING"], "summary": "x" * int(sys.argv[2])}, open(sys.argv[3], "w"))' "$@"
+}
+# police_referral ID RECORD.json: police's envelope to the council, message id ID.
+police_referral() {
+	"$TOOLS/forge" --id "$1" "$T/protocol.yaml" police council police-refers-to-council Referral "$2"
+}
+idA=a0000000000000000000000000000001 idB=a0000000000000000000000000000002
+idC=a0000000000000000000000000000003
+referral EP-2026-0501 100 "$T/small.json" && referral EP-2026-0502 20000 "$T/big.json"
+police_referral $idA "$T/small.json" >"$T/a.bin"
+police_referral $idB "$T/big.json" >"$T/b.bin"
+police_referral $idC "$T/small.json" >"$T/c.bin"
+"$TOOLS/forge" --delivery "$T/a.bin" "$T/b.bin" "$T/c.bin" >"$T/delivery.bin"
+peer_get police council /v1/deliveries --data-binary "@$T/delivery.bin" -o "$T/answer.bin" &&
+	"$TOOLS/forge" --answer <"$T/answer.bin" >"$T/out" && has "0 200 receipt" &&
+	has "1 413 envelope 1 is $(stat -c %s "$T/b.bin") bytes, over this node's limit of 16384" &&
+	has "2 200 receipt" && [ "$(wc -l <"$T/out")" -eq 3 ]
+ok "an envelope over the council's max_body_bytes in a Delivery: it alone is refused, 413" $?
+run 0 api council GET /v1/inbox && has "\"id\":\"$idA\"" && has "\"id\":\"$idC\"" &&
+	! grep -q "$idB" "$T/out" &&
+	run 0 "$ACCORD" audit export --data "$T/council/data" --format jsonl --event REFUSED &&
+	[ "$(grep -c "over this node's limit of 16384" "$T/out")" -eq 1 ]
+ok "the council stored the other two, and audited the refusal" $?
+
+printf '{"referral_id":"NGO-77","subject":{"given_name":"Other","family_name":"Person"},"summary":"Mentoring"}' >"$T/ngo.json"
+"$TOOLS/forge" --id "$id" "$T/protocol.yaml" ngo council ngo-refers-to-council Referral "$T/ngo.json" >"$T/taken.bin"
+run 0 peer_get ngo council /v1/envelopes --data-binary "@$T/taken.bin" -w ' HTTP %{http_code}' &&
+	has "HTTP 409" && has '"error":"message id already delivered by another partner"'
+ok "an envelope reusing the id of police's referral, from the NGO: 409" $?
+run 0 "$ACCORD" audit export --data "$T/council/data" --format jsonl --event REFUSED &&
+	[ "$(grep '"from":"ngo"' "$T/out" | grep "\"message_id\":\"$id\"" |
+		grep -c 'already delivered by another partner')" -eq 1 ]
+ok "the council audits it: REFUSED, from the NGO, naming the id" $?
+run 0 api council GET /v1/inbox && [ "$(grep -o "\"id\":\"$id\"" "$T/out" | wc -l)" -eq 1 ] &&
+	"$ACCORD" audit export --data "$T/council/data" --format jsonl --event RECEIVED >"$T/received" &&
+	[ "$(grep -c "\"message_id\":\"$id\"" "$T/received")" -eq 1 ] &&
+	run 0 "$ACCORD" inbox show "$id" --config "$T/council/accordd.yaml" &&
+	has '"from": "police"' && has '"given_name": "Daniel"' && ! grep -q 'Other' "$T/out"
+ok "the council holds police's referral under that id once, unchanged" $?
 
 # 5. The receiver is down: queued, retried, delivered after its restart.
 stop_node council; ok "the council node stops" $?

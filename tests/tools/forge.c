@@ -1,12 +1,14 @@
 /*
  * forge.c - a test client's envelope, made without the node's decision or
  * minimisation, to show that a receiver refuses what a sender should never
- * have sent: forge PROTOCOL FROM TO RULE TYPE RECORD.json [wrong-digest]
- * writes the packed Envelope to stdout.
+ * have sent: forge [--id HEX] PROTOCOL FROM TO RULE TYPE RECORD.json
+ * [wrong-digest] writes the packed Envelope to stdout, with message id HEX
+ * (32 hex digits, for an id another envelope already has) or a random one.
  *
- * forge --delivery ENVELOPE.bin... writes a Delivery of those envelopes;
- * forge --answer reads a DeliveryAnswer on stdin and prints one line a
- * result: "N STATUS receipt|ERROR".
+ * forge --delivery [--repeat N] ENVELOPE.bin... writes a Delivery of those
+ * envelopes, the list N times over (once without --repeat); forge --answer
+ * reads a DeliveryAnswer on stdin and prints one line a result:
+ * "N STATUS receipt|ERROR".
  */
 #include <unistd.h>
 
@@ -16,33 +18,57 @@
 #include "accord/record.h"
 #include "envelope.pb-c.h"
 
+#define FORGE_MAX_FILES 64
+#define FORGE_MAX_REPEAT 100000
+
 static int delivery(int argc, char **argv)
 {
 	Accord__Envelope__Delivery d = ACCORD__ENVELOPE__DELIVERY__INIT;
-	ProtobufCBinaryData envs[64];
-	uint8_t *out;
+	ProtobufCBinaryData files[FORGE_MAX_FILES];
+	unsigned long repeat = 1;
+	uint8_t *out = NULL;
 	size_t len;
+	int rc = 1, n = 0;
 
-	if (argc > 64)
+	if (argc > 1 && strcmp(argv[0], "--repeat") == 0) {
+		char *end;
+
+		repeat = strtoul(argv[1], &end, 10);
+		if (*end || repeat < 1 || repeat > FORGE_MAX_REPEAT) {
+			fprintf(stderr, "forge: --repeat takes 1 to %d, not '%s'\n",
+				FORGE_MAX_REPEAT, argv[1]);
+			return 2;
+		}
+		argc -= 2;
+		argv += 2;
+	}
+	if (argc > FORGE_MAX_FILES)
 		return 2;
-	for (int i = 0; i < argc; i++) {
+	for (; n < argc; n++) {
 		char *b;
 
-		if (fs_read_file(argv[i], 1 << 20, &b, &len, NULL) != 0)
-			return 1;
-		envs[i] = (ProtobufCBinaryData){ len, (uint8_t *)b };
+		if (fs_read_file(argv[n], 1 << 20, &b, &len, NULL) != 0)
+			goto out;
+		files[n] = (ProtobufCBinaryData){ len, (uint8_t *)b };
 	}
-	d.n_envelopes = (size_t)argc;
-	d.envelopes = envs;
+	d.n_envelopes = (size_t)argc * repeat;
+	d.envelopes = calloc(d.n_envelopes ? d.n_envelopes : 1, sizeof *d.envelopes);
+	if (!d.envelopes)
+		goto out;
+	for (size_t i = 0; i < d.n_envelopes; i++)
+		d.envelopes[i] = files[i % (size_t)argc];
 	len = accord__envelope__delivery__get_packed_size(&d);
 	out = malloc(len ? len : 1);
+	if (!out)
+		goto out;
 	accord__envelope__delivery__pack(&d, out);
-	if (fwrite(out, 1, len, stdout) != len)
-		return 1;
-	for (int i = 0; i < argc; i++)
-		free(envs[i].data);
+	rc = fwrite(out, 1, len, stdout) == len ? 0 : 1;
+out:
 	free(out);
-	return 0;
+	free(d.envelopes);
+	while (n-- > 0)
+		free(files[n].data);
+	return rc;
 }
 
 static int answer(void)
@@ -75,20 +101,32 @@ int main(int argc, char **argv)
 	uint8_t id[16], digest[CRYPTO_SHA256_LEN], *rbytes, *out;
 	char *json;
 	size_t len, n;
+	bool have_id = false;
 	accord_error e = { 0 };
 
 	if (argc > 1 && strcmp(argv[1], "--delivery") == 0)
 		return delivery(argc - 2, argv + 2);
 	if (argc > 1 && strcmp(argv[1], "--answer") == 0)
 		return answer();
+	if (argc > 2 && strcmp(argv[1], "--id") == 0) {
+		if (crypto_hex_decode(argv[2], id, sizeof id, &len) != 0 || len != sizeof id) {
+			fprintf(stderr, "forge: --id takes 32 hex digits, not '%s'\n", argv[2]);
+			return 2;
+		}
+		have_id = true;
+		argc -= 2;
+		argv += 2;
+	}
 	if (argc < 7) {
-		fprintf(stderr, "usage: forge PROTOCOL FROM TO RULE TYPE RECORD.json [wrong-digest]\n");
+		fprintf(stderr, "usage: forge [--id HEX] PROTOCOL FROM TO RULE TYPE RECORD.json "
+			"[wrong-digest]\n");
 		return 2;
 	}
 	if (protocol_load(argv[1], &p, &d) != 0 || !(r = protocol_rule_find(p, argv[4])) ||
 	    !(t = record_type_find(argv[5])) ||
 	    fs_read_file(argv[6], RECORD_JSON_MAX_BYTES, &json, &len, &e) != 0 ||
-	    record_from_json_text(t, json, len, &rec, &e) != 0 || crypto_random(id, 16) != 0) {
+	    record_from_json_text(t, json, len, &rec, &e) != 0 ||
+	    (!have_id && crypto_random(id, sizeof id) != 0)) {
 		fprintf(stderr, "forge: cannot build the envelope: %s\n", accord_error_msg(&e));
 		return 1;
 	}
@@ -98,7 +136,7 @@ int main(int argc, char **argv)
 	memcpy(digest, protocol_digest(p), sizeof digest);
 	if (argc > 7)
 		digest[0] ^= 1;
-	env.message_id = (ProtobufCBinaryData){ 16, id };
+	env.message_id = (ProtobufCBinaryData){ sizeof id, id };
 	env.protocol_id = (char *)protocol_id(p);
 	env.protocol_version = (uint64_t)protocol_version(p);
 	env.protocol_digest = (ProtobufCBinaryData){ sizeof digest, digest };

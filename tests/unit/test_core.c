@@ -33,6 +33,25 @@ static void test_b64_strict(void **state)
 	assert_string_equal(enc, "YWJj");
 }
 
+static void test_hex_strict(void **state)
+{
+	/* odd length, not a digit, a sign, a space, longer than out */
+	static const char *const bad[] = { "abc", "0g", "+f", " f", "0011223344" };
+	uint8_t out[4];
+	size_t n;
+	char hex[2 * sizeof out + 1];
+
+	assert_int_equal(crypto_hex_decode("00fFa5", out, sizeof out, &n), 0);
+	assert_int_equal(n, 3);
+	assert_memory_equal(out, "\x00\xff\xa5", 3);
+	crypto_hex(out, n, hex);
+	assert_string_equal(hex, "00ffa5");
+	assert_int_equal(crypto_hex_decode("", out, sizeof out, &n), 0);
+	assert_int_equal(n, 0);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		assert_int_equal(crypto_hex_decode(bad[i], out, sizeof out, &n), ACCORD_EINVAL);
+}
+
 static void test_dates(void **state)
 {
 	accord_date d;
@@ -118,6 +137,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_b64_strict),
+		cmocka_unit_test(test_hex_strict),
 		cmocka_unit_test(test_dates),
 		cmocka_unit_test(test_record_paths),
 		cmocka_unit_test(test_files),
