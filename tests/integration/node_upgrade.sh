@@ -54,10 +54,7 @@ P
 	ok "DELIVERED of $id matches its DISCLOSED digest and purpose" $?
 done
 
-for p in police council; do
-	run 0 "$ACCORD" audit verify --data "$T/$p/data" --pub "$(sed -n 's/^    signing_key: "\(.*\)"$/\1/p' "$T/$p/lines")"
-	ok "$p's audit log verifies" $?
-done
+verify_logs police council
 stop_node police; stop_node council; ok "both nodes stop" $?
 
 done_testing

@@ -85,6 +85,16 @@ stop_all() {
 }
 trap 'stop_all; rm -rf "$T"' EXIT INT TERM
 
+# verify_logs ID...: one check each, that the node's audit log verifies
+# against its own signing key.
+verify_logs() {
+	for p in "$@"; do
+		run 0 "$ACCORD" audit verify --data "$T/$p/data" \
+			--pub "$(sed -n 's/^    signing_key: "\(.*\)"$/\1/p' "$T/$p/lines")"
+		ok "$p's audit log verifies" $?
+	done
+}
+
 api() {
 	curl -sS --max-time 10 --unix-socket "$T/$1/run/accord.sock" -X "$2" \
 		${4:+--data-binary "$4"} "http://localhost$3"
