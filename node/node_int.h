@@ -172,13 +172,22 @@ struct inbound {
 };
 
 /*
- * The receiving side's checks that need no store, for the node whose
- * partner id is self under protocol p and its compiled policy pol: the
- * message id's length, the protocol digest, the sender against the TLS
- * identity in->from, the recipient, the rule, and the record (unpacked
- * into in->record and checked against the rule's fields). Returns 0 with
- * in->rule set, or the refusal's HTTP status with a sentence in why. The
- * in-case condition of a rule is the caller's to check.
+ * An envelope's strings, the first of the receiving side's checks: each
+ * must be UTF-8 text (protobuf-c does not check), or nothing else about
+ * the envelope is compared, echoed or audited. Returns 0, or 422 with a
+ * sentence in why naming the field and showing its start escaped.
+ */
+int node_envelope_text_check(const Accord__Envelope__Envelope *env, char *why, size_t size);
+
+/*
+ * The receiving side's checks that need no store, on an envelope that
+ * passed node_envelope_text_check, for the node whose partner id is self
+ * under protocol p and its compiled policy pol: the message id's length,
+ * the protocol digest, the sender against the TLS identity in->from, the
+ * recipient, the rule, and the record (unpacked into in->record and
+ * checked against the rule's fields). Returns 0 with in->rule set, or the
+ * refusal's HTTP status with a sentence in why. The in-case condition of
+ * a rule is the caller's to check.
  */
 int node_envelope_check(const protocol *p, const policy *pol, const char *self,
 			struct inbound *in, char *why, size_t size);

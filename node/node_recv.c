@@ -13,10 +13,15 @@
 #include "node_case.h"
 #include "node_int.h"
 
+/* A reason may echo what a peer sent, cut short: escaped to UTF-8 here,
+ * or jansson would refuse it and the answer would carry no reason. */
 static void answer(node_reply_fn fn, void *arg, int status, const char *msg)
 {
-	node_reply r = { .status = status, .json = json_pack("{s:s}", "error", msg) };
+	char text[1024];
+	node_reply r = { .status = status };
 
+	record_utf8_escape(msg, strlen(msg), text, sizeof text);
+	r.json = json_pack("{s:s}", "error", text);
 	fn(&r, arg);
 }
 
@@ -37,6 +42,13 @@ static void refused_done(node *n, struct op *op, int rc, const accord_error *e)
 	       rc == 0 ? op->entry.reason : "refused, and the refusal could not be audited");
 }
 
+/* A peer's string for a refusal's audit entry: NULL when empty or not
+ * UTF-8 (the reason says which field it was). */
+static const char *peer_text(const char *s)
+{
+	return s[0] && record_utf8_ok(s, strlen(s)) ? s : NULL;
+}
+
 /* Audit the refusal, then answer status with the reason. */
 static void refuse(node *n, const struct inbound *in, int status, node_reply_fn fn,
 		   void *arg, const char *fmt, ...) ACCORD_PRINTF(6, 7);
@@ -45,12 +57,15 @@ static void refuse(node *n, const struct inbound *in, int status, node_reply_fn 
 {
 	struct op *op = calloc(1, sizeof *op);
 	const Accord__Envelope__Envelope *env = in->env;
-	char reason[700];
+	char raw[700], reason[700];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(reason, sizeof reason, fmt, ap);
+	vsnprintf(raw, sizeof raw, fmt, ap);
 	va_end(ap);
+	/* The audit keeps text only: a reason cut inside a character ends
+	 * in an escape, not in half of it. */
+	record_utf8_escape(raw, strlen(raw), reason, sizeof reason);
 	node_log(n, "refused an envelope from %s: %s", in->from->id, reason);
 	if (!op) {
 		answer(fn, arg, 503, "out of memory");
@@ -66,9 +81,9 @@ static void refuse(node *n, const struct inbound *in, int status, node_reply_fn 
 	op->entry.has_peer_key = true;
 	memcpy(op->entry.peer_key, in->spki, CRYPTO_SHA256_LEN);
 	if (env) {
-		op->entry.rule_id = env->rule_id[0] ? env->rule_id : NULL;
-		op->entry.purpose = env->purpose[0] ? env->purpose : NULL;
-		op->entry.record_type = env->record_type[0] ? env->record_type : NULL;
+		op->entry.rule_id = peer_text(env->rule_id);
+		op->entry.purpose = peer_text(env->purpose);
+		op->entry.record_type = peer_text(env->record_type);
 		if (env->message_id.len == STATE_ID_LEN) {
 			crypto_hex(env->message_id.data, STATE_ID_LEN, op->id_hex);
 			op->entry.message_id = op->id_hex;
@@ -89,6 +104,21 @@ static void refuse(node *n, const struct inbound *in, int status, node_reply_fn 
 }
 
 /* ---- the checks ------------------------------------------------------------------ */
+
+int node_envelope_text_check(const Accord__Envelope__Envelope *env, char *why, size_t size)
+{
+	const char *text = NULL;
+	const ProtobufCFieldDescriptor *f = record_bad_text(&env->base, &text);
+	char shown[64];
+	bool cut;
+
+	if (!f)
+		return 0;
+	cut = record_utf8_escape(text, strlen(text), shown, sizeof shown) >= sizeof shown;
+	return snprintf(why, size, "the envelope's field '%s' is not UTF-8 text: it holds "
+			"'%s%s' (a byte outside UTF-8 written \\xNN)", f->name, shown,
+			cut ? "..." : ""), 422;
+}
 
 int node_envelope_check(const protocol *p, const policy *pol, const char *self,
 			struct inbound *in, char *why, size_t size)
@@ -407,6 +437,12 @@ static void receive_one(node *n, const struct inbound *from, const void *body, s
 	if (!in.env) {
 		refuse(n, &in, 422, fn, arg, "the body is not an Envelope");
 		return;
+	}
+	/* Before any of its strings is compared, echoed or audited. */
+	status = node_envelope_text_check(in.env, why, sizeof why);
+	if (status != 0) {
+		refuse(n, &in, status, fn, arg, "%s", why);
+		goto out;
 	}
 	/* A repeat is answered only to the partner that sent the original:
 	 * the sender named must be the TLS identity, and the stored

@@ -1,0 +1,63 @@
+#!/bin/sh
+# Refused receives as a data protection officer finds them: an envelope
+# whose strings are not UTF-8 is refused with a reason before anything in
+# it is echoed, and every refusal is in every audit reader (list, list
+# --json, export jsonl and csv), one entry each.
+. "$(dirname "$0")/lib/tap.sh"
+. "$(dirname "$0")/lib/partnership.sh"
+: "${TOOLS:?set TOOLS to the test tools directory}"
+REF=$SRCDIR/policies/examples/referral.json
+
+partnership police council; ok "a partnership of two, signed by both" $?
+start_node council; ok "the council node starts" $?
+# forge_text FIELD HEX: police's envelope to the council with FIELD set to HEX.
+forge_text() {
+	"$TOOLS/forge" --text "$1" "$2" "$T/protocol.yaml" police council \
+		police-refers-to-council Referral "$REF"
+}
+post() { peer_get police council "$1" --data-binary "@$2" -w ' HTTP %{http_code}'; }
+
+# 1. Strings that are not UTF-8: refused, 422, naming the field.
+forge_text sender ff >"$T/sender.bin"
+run 0 post /v1/envelopes "$T/sender.bin" && has "HTTP 422" &&
+	has "\"error\":\"the envelope's field 'sender' is not UTF-8 text: it holds '\\\\xff'"
+ok "an envelope whose sender is the byte ff: 422, the field named, the byte escaped" $?
+forge_text rule_id 706f6c6963652deda080 >"$T/rule.bin"
+run 0 post /v1/envelopes "$T/rule.bin" && has "HTTP 422" &&
+	has "field 'rule_id' is not UTF-8 text: it holds 'police-\\\\xed\\\\xa0\\\\x80'"
+ok "a rule id holding a surrogate: 422, naming rule_id" $?
+forge_text purpose c3 >"$T/purpose.bin" &&
+	"$TOOLS/forge" --delivery "$T/purpose.bin" "$T/sender.bin" >"$T/delivery.bin" &&
+	peer_get police council /v1/deliveries --data-binary "@$T/delivery.bin" -o "$T/answer.bin" &&
+	"$TOOLS/forge" --answer <"$T/answer.bin" >"$T/out" &&
+	has "0 422 the envelope's field 'purpose' is not UTF-8 text: it holds '\\xc3'" &&
+	has "1 422 the envelope's field 'sender' is not UTF-8 text"
+ok "in a Delivery each is refused on its own, with its reason" $?
+
+# 2. Each refusal audited, with a reason in UTF-8, and in every reader.
+run 0 "$ACCORD" audit list --data "$T/council/data" --event REFUSED && has "4 entries"
+ok "the council audits the four refusals" $?
+run 0 "$ACCORD" audit export --data "$T/council/data" --format jsonl --event REFUSED &&
+	[ "$(grep -c "field 'sender' is not UTF-8 text" "$T/out")" -eq 2 ] &&
+	[ "$(grep -c '"from":"police"' "$T/out")" -eq 4 ] &&
+	[ "$(grep "field 'purpose'" "$T/out" | grep -c '"purpose":null')" -eq 1 ] &&
+	[ "$(grep "field 'rule_id'" "$T/out" | grep -c '"rule":null')" -eq 1 ]
+ok "each entry is from police, names the field, and keeps none that was not UTF-8" $?
+# entries: the number of entries audit list counts.
+entries() { "$ACCORD" audit list --data "$T/council/data" | sed -n 's/^\([0-9]*\) entr.*/\1/p'; }
+n=$(entries)
+run 0 "$ACCORD" audit list --data "$T/council/data" --json &&
+	[ "$(grep -c '"sequence":' "$T/out")" -eq "$n" ]
+ok "audit list --json holds all $n entries" $?
+run 0 "$ACCORD" audit export --data "$T/council/data" --format jsonl &&
+	[ "$(grep -c '^{"sequence":' "$T/out")" -eq "$n" ] && [ "$(wc -l <"$T/out")" -eq "$n" ]
+ok "audit export --format jsonl: $n lines, one entry each" $?
+run 0 "$ACCORD" audit export --data "$T/council/data" --format csv &&
+	[ "$(grep -c '^[0-9][0-9]*,' "$T/out")" -eq "$n" ] && [ "$(wc -l <"$T/out")" -eq $((n + 1)) ]
+ok "audit export --format csv: a header and $n rows" $?
+
+stop_node council; ok "the council node stops" $?
+run 0 "$ACCORD" audit verify --data "$T/council/data" --pub "$(sed -n 's/^    signing_key: "\(.*\)"$/\1/p' "$T/council/lines")"
+ok "the council's audit log verifies" $?
+
+done_testing
