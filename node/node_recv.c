@@ -42,11 +42,14 @@ static void refused_done(node *n, struct op *op, int rc, const accord_error *e)
 	       rc == 0 ? op->entry.reason : "refused, and the refusal could not be audited");
 }
 
-/* A peer's string for a refusal's audit entry: NULL when empty or not
- * UTF-8 (the reason says which field it was). */
+/* A peer's string for a refusal's audit entry: NULL when empty, not UTF-8
+ * (the reason says which field it was) or longer than an entry holds (its
+ * append would fail, and with it the whole commit: nothing of it audited). */
 static const char *peer_text(const char *s)
 {
-	return s[0] && record_utf8_ok(s, strlen(s)) ? s : NULL;
+	size_t n = strnlen(s, AUDIT_TEXT_MAX + 1);
+
+	return n > 0 && n <= AUDIT_TEXT_MAX && record_utf8_ok(s, n) ? s : NULL;
 }
 
 /* Audit the refusal, then answer status with the reason. */

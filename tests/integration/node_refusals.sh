@@ -33,13 +33,17 @@ forge_text purpose c3 >"$T/purpose.bin" &&
 	has "0 422 the envelope's field 'purpose' is not UTF-8 text: it holds '\\xc3'" &&
 	has "1 422 the envelope's field 'sender' is not UTF-8 text"
 ok "in a Delivery each is refused on its own, with its reason" $?
+long=$(python3 -c 'print("61" * 2000)')
+forge_text rule_id "$long" >"$T/long.bin"
+run 0 post /v1/envelopes "$T/long.bin" && has "HTTP 403" && has "has no rule 'aaaa"
+ok "a rule id of 2,000 bytes, more than an audit entry holds: 403, the refusal audited" $?
 
 # 2. Each refusal audited, with a reason in UTF-8, and in every reader.
-run 0 "$ACCORD" audit list --data "$T/council/data" --event REFUSED && has "4 entries"
-ok "the council audits the four refusals" $?
+run 0 "$ACCORD" audit list --data "$T/council/data" --event REFUSED && has "5 entries"
+ok "the council audits the five refusals" $?
 run 0 "$ACCORD" audit export --data "$T/council/data" --format jsonl --event REFUSED &&
 	[ "$(grep -c "field 'sender' is not UTF-8 text" "$T/out")" -eq 2 ] &&
-	[ "$(grep -c '"from":"police"' "$T/out")" -eq 4 ] &&
+	[ "$(grep -c '"from":"police"' "$T/out")" -eq 5 ] &&
 	[ "$(grep "field 'purpose'" "$T/out" | grep -c '"purpose":null')" -eq 1 ] &&
 	[ "$(grep "field 'rule_id'" "$T/out" | grep -c '"rule":null')" -eq 1 ]
 ok "each entry is from police, names the field, and keeps none that was not UTF-8" $?
