@@ -2,139 +2,16 @@
  * DPO reads it, and as the DPO's own tools read it (JSON lines, CSV). */
 #include <getopt.h>
 #include <jansson.h>
-#include <time.h>
 
-#include "accord/record.h"
 #include "cmd_audit.h"
 
 enum format { FMT_TABLE, FMT_JSON, FMT_JSONL, FMT_CSV };
-
-static void fmt_time(int64_t ms, char out[32])
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-
-	if (!gmtime_r(&t, &tm) || strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
-		snprintf(out, 32, "%lld", (long long)ms);
-		return;
-	}
-	snprintf(out + 19, 13, ".%03dZ", (int)(ms % 1000));
-}
-
-static json_t *hex_or_null(bool has, const uint8_t *h)
-{
-	char hex[2 * AUDIT_HASH_LEN + 1];
-
-	if (!has)
-		return json_null();
-	crypto_hex(h, AUDIT_HASH_LEN, hex);
-	return json_string(hex);
-}
-
-json_t *cli_audit_entry_json(const audit_entry *en)
-{
-	char t[32];
-
-	fmt_time(en->time_ms, t);
-	return json_pack("{s:I, s:s, s:s?, s:s?, s:I, s:o, s:s?, s:s?, s:s?, s:s?, s:s?, "
-			 "s:o, s:o, s:o, s:s?, s:o, s:o, s:s?, s:s?, s:s?}",
-			 "sequence", (json_int_t)en->sequence, "time", t,
-			 "event", audit_event_name(en->event),
-			 "protocol_id", en->protocol_id,
-			 "protocol_version", (json_int_t)en->protocol_version,
-			 "protocol_digest", hex_or_null(en->has_protocol_digest,
-							en->protocol_digest),
-			 "rule", en->rule_id, "purpose", en->purpose, "from", en->from,
-			 "to", en->to, "record_type", en->record_type,
-			 "disclosed", record_json_strings(en->disclosed, en->n_disclosed),
-			 "withheld", record_json_strings(en->withheld, en->n_withheld),
-			 "record_sha256", hex_or_null(en->has_record_sha256, en->record_sha256),
-			 "message_id", en->message_id,
-			 "subject", hex_or_null(en->has_subject, en->subject),
-			 "peer_key", hex_or_null(en->has_peer_key, en->peer_key),
-			 "actor", en->actor, "outcome", audit_outcome_name(en->outcome),
-			 "reason", en->reason);
-}
-
-/* One CSV field, quoted as RFC 4180 asks when it must be. */
-static void csv_field(FILE *f, const char *s, bool last)
-{
-	if (s && strpbrk(s, ",\"\r\n")) {
-		fputc('"', f);
-		for (; *s; s++) {
-			if (*s == '"')
-				fputc('"', f);
-			fputc(*s, f);
-		}
-		fputc('"', f);
-	} else if (s) {
-		fputs(s, f);
-	}
-	fputc(last ? '\n' : ',', f);
-}
-
-static const char *const csv_header[] = {
-	"sequence", "time", "event", "protocol_id", "protocol_version",
-	"protocol_digest", "rule", "purpose", "from", "to", "record_type",
-	"disclosed", "withheld", "record_sha256", "message_id", "subject",
-	"peer_key", "actor", "outcome", "reason",
-};
-#define CSV_COLS (sizeof csv_header / sizeof csv_header[0])
-
-/* A JSON array of strings as "a;b;c" (malloc'd; NULL when out of memory). */
-static char *join_paths(json_t *v)
-{
-	size_t n = 1, used = 0, j;
-	json_t *x;
-	char *out;
-
-	json_array_foreach(v, j, x)
-		n += strlen(json_string_value(x)) + 1;
-	out = malloc(n);
-	if (!out)
-		return NULL;
-	json_array_foreach(v, j, x) {
-		size_t len = strlen(json_string_value(x));
-
-		if (j)
-			out[used++] = ';';
-		memcpy(out + used, json_string_value(x), len);
-		used += len;
-	}
-	out[used] = '\0';
-	return out;
-}
-
-/* The JSON form, flattened: lists joined with ';', nulls empty. */
-static void csv_row(FILE *f, const audit_entry *en)
-{
-	json_t *o = cli_audit_entry_json(en);
-
-	for (size_t i = 0; i < CSV_COLS; i++) {
-		json_t *v = json_object_get(o, csv_header[i]);
-		char num[32], *joined = NULL;
-		const char *s = NULL;
-
-		if (json_is_string(v)) {
-			s = json_string_value(v);
-		} else if (json_is_integer(v)) {
-			snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-			s = num;
-		} else if (json_is_array(v)) {
-			joined = join_paths(v);
-			s = joined;
-		}
-		csv_field(f, s, i + 1 == CSV_COLS);
-		free(joined);
-	}
-	json_decref(o);
-}
 
 static void table_row(const audit_entry *en)
 {
 	char t[32], who[80];
 
-	fmt_time(en->time_ms, t);
+	audit_time_format(en->time_ms, t);
 	snprintf(who, sizeof who, "%s -> %s", en->from ? en->from : "-",
 		 en->to ? en->to : "-");
 	printf("%8llu  %.19s  %-17s %-28s %-24s %-10s %s\n",
@@ -158,14 +35,13 @@ static int emit(const audit_entry *en, void *ctx)
 		printf("%8s  %-19s  %-17s %-28s %-24s %-10s %s\n", "SEQ", "TIME (UTC)",
 		       "EVENT", "FROM -> TO", "PURPOSE", "RECORD", "OUTCOME");
 	if (o->n == 1 && o->fmt == FMT_CSV)
-		for (size_t i = 0; i < CSV_COLS; i++)
-			csv_field(stdout, csv_header[i], i + 1 == CSV_COLS);
+		audit_csv_header(stdout);
 	switch (o->fmt) {
 	case FMT_TABLE: table_row(en); break;
-	case FMT_CSV: csv_row(stdout, en); break;
-	case FMT_JSON: json_array_append_new(o->all, cli_audit_entry_json(en)); break;
+	case FMT_CSV: audit_entry_csv(stdout, en); break;
+	case FMT_JSON: json_array_append_new(o->all, audit_entry_json(en)); break;
 	case FMT_JSONL: {
-		json_t *j = cli_audit_entry_json(en);
+		json_t *j = audit_entry_json(en);
 
 		json_dumpf(j, stdout, JSON_COMPACT);
 		fputc('\n', stdout);
@@ -281,7 +157,7 @@ int cmd_audit_export(int argc, char **argv)
 
 static void show_entry(const audit_entry *en)
 {
-	json_t *o = cli_audit_entry_json(en);
+	json_t *o = audit_entry_json(en);
 	const char *k;
 	json_t *v;
 
@@ -334,7 +210,7 @@ int cmd_audit_show(int argc, char **argv)
 		return 1;
 	}
 	if (as_json) {
-		json_t *j = cli_audit_entry_json(audit_record_entry(r));
+		json_t *j = audit_entry_json(audit_record_entry(r));
 
 		json_dumpf(j, stdout, JSON_INDENT(2));
 		fputc('\n', stdout);

@@ -169,6 +169,28 @@ const audit_entry *audit_record_entry(const audit_record *r);
 const uint8_t *audit_record_bytes(const audit_record *r, size_t *len);
 void audit_record_free(audit_record *r);
 
+/* ---- the forms a DPO's tools read ---------------------------------------- */
+
+typedef struct json_t json_t;
+
+/* time_ms as RFC 3339 in UTC with milliseconds ("2026-09-21T10:13:20.000Z"),
+ * or in decimal when the calendar cannot show it. */
+void audit_time_format(int64_t ms, char out[static 32]);
+
+/*
+ * en as the JSON object `accord audit list --json`, `show --json` and
+ * `export --format jsonl` print: a key for every member, null when absent;
+ * times as audit_time_format, hashes in lower-case hex, event and outcome
+ * by name. A new value (json_decref it).
+ */
+json_t *audit_entry_json(const audit_entry *en);
+
+/* The CSV export (RFC 4180): the header line, and en's row, the JSON form
+ * flattened (lists joined with ';', nulls empty). 0, or ACCORD_EIO when f
+ * reports an error. */
+int audit_csv_header(FILE *f);
+int audit_entry_csv(FILE *f, const audit_entry *en);
+
 /* What audit_iterate passes; every set member must match. */
 typedef struct audit_filter {
 	int64_t since_ms, until_ms;  /* time_ms in [since, until); 0: open */
