@@ -25,42 +25,66 @@ struct out {
 	enum format fmt;
 	json_t *all;
 	size_t n;
+	int rc;                   /* why an entry could not be written */
+	uint64_t failed_seq;      /* which one, when rc is set */
 };
 
+/* One entry in o's format. An entry that cannot be written (out of memory,
+ * or the output fails) stops the listing, and finish says which it was:
+ * a reader never leaves an entry out and carries on. */
 static int emit(const audit_entry *en, void *ctx)
 {
 	struct out *o = ctx;
+	json_t *j = NULL;
+	int rc = 0;
 
 	if (o->n++ == 0 && o->fmt == FMT_TABLE)
 		printf("%8s  %-19s  %-17s %-28s %-24s %-10s %s\n", "SEQ", "TIME (UTC)",
 		       "EVENT", "FROM -> TO", "PURPOSE", "RECORD", "OUTCOME");
 	if (o->n == 1 && o->fmt == FMT_CSV)
-		audit_csv_header(stdout);
+		rc = audit_csv_header(stdout);
 	switch (o->fmt) {
 	case FMT_TABLE: table_row(en); break;
-	case FMT_CSV: audit_entry_csv(stdout, en); break;
-	case FMT_JSON: json_array_append_new(o->all, audit_entry_json(en)); break;
-	case FMT_JSONL: {
-		json_t *j = audit_entry_json(en);
-
-		json_dumpf(j, stdout, JSON_COMPACT);
-		fputc('\n', stdout);
+	case FMT_CSV: rc = rc ? rc : audit_entry_csv(stdout, en); break;
+	case FMT_JSON:
+		rc = json_array_append_new(o->all, audit_entry_json(en)) == 0 ? 0 : ACCORD_ENOMEM;
+		break;
+	case FMT_JSONL:
+		j = audit_entry_json(en);
+		if (!j)
+			rc = ACCORD_ENOMEM;
+		else if (json_dumpf(j, stdout, JSON_COMPACT) != 0 || fputc('\n', stdout) == EOF)
+			rc = ACCORD_EIO;
 		json_decref(j);
 		break;
 	}
+	if (rc != 0) {
+		o->rc = rc;
+		o->failed_seq = en->sequence;
 	}
-	return 0;
+	return rc;
 }
 
-static void finish(struct out *o)
+/* The end of the listing; whole is false when reading the log failed (and
+ * was reported). A JSON array is printed only when it holds every entry.
+ * Returns 0, or 1 after saying why the output is incomplete. */
+static int finish(struct out *o, bool whole)
 {
-	if (o->fmt == FMT_JSON) {
-		json_dumpf(o->all, stdout, JSON_INDENT(2));
-		fputc('\n', stdout);
-	} else if (o->fmt == FMT_TABLE) {
+	whole = whole && o->rc == 0;
+	if (whole && o->fmt == FMT_JSON && (json_dumpf(o->all, stdout, JSON_INDENT(2)) != 0 ||
+					    fputc('\n', stdout) == EOF))
+		o->rc = ACCORD_EIO;
+	else if (whole && o->fmt == FMT_TABLE)
 		printf("%zu entr%s\n", o->n, o->n == 1 ? "y" : "ies");
-	}
 	json_decref(o->all);
+	if (o->rc != 0)
+		cli_error("audit entry %llu could not be written (%s): the output is incomplete",
+			  (unsigned long long)o->failed_seq, accord_strerror(o->rc));
+	else if (fflush(stdout) != 0 || ferror(stdout))
+		cli_error("writing the output failed: it is incomplete");
+	else
+		return whole ? 0 : 1;
+	return 1;
 }
 
 static int day_ms(const char *s, int64_t *ms, int days_after)
@@ -92,7 +116,7 @@ static int list_or_export(int argc, char **argv, bool export)
 {
 	const char *data = NULL;
 	audit_filter f = { 0 };
-	struct out o = { export ? FMT_JSONL : FMT_TABLE, NULL, 0 };
+	struct out o = { .fmt = export ? FMT_JSONL : FMT_TABLE };
 	struct cli_audit log;
 	accord_error e = { 0 };
 	int c, rc;
@@ -136,13 +160,10 @@ static int list_or_export(int argc, char **argv, bool export)
 		return 1;
 	o.all = json_array();
 	rc = audit_iterate(log.a, &f, emit, &o, &e);
-	finish(&o);
-	cli_audit_close(&log);
-	if (rc != 0) {
+	if (rc != 0 && o.rc == 0)
 		cli_error("%s", accord_error_msg(&e));
-		return 1;
-	}
-	return 0;
+	cli_audit_close(&log);
+	return finish(&o, rc == 0);
 }
 
 int cmd_audit_list(int argc, char **argv)
@@ -155,22 +176,37 @@ int cmd_audit_export(int argc, char **argv)
 	return list_or_export(argc, argv, true);
 }
 
-static void show_entry(const audit_entry *en)
+/* One member a line, absent ones left out, or JSON: 0, or 1 (printed)
+ * when the entry could not be written. */
+static int show_entry(const audit_entry *en, bool as_json)
 {
 	json_t *o = audit_entry_json(en);
+	int rc = o ? 0 : ACCORD_ENOMEM;
 	const char *k;
 	json_t *v;
 
-	json_object_foreach(o, k, v) {
-		char *s;
+	if (o && as_json) {
+		if (json_dumpf(o, stdout, JSON_INDENT(2)) != 0 || fputc('\n', stdout) == EOF)
+			rc = ACCORD_EIO;
+	} else if (o) {
+		json_object_foreach(o, k, v) {
+			char *s;
 
-		if (json_is_null(v))
-			continue;
-		s = json_is_string(v) ? NULL : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-		printf("%-17s %s\n", k, s ? s : json_string_value(v));
-		free(s);
+			if (json_is_null(v))
+				continue;
+			s = json_is_string(v) ? NULL : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+			printf("%-17s %s\n", k, s ? s : json_string_value(v));
+			free(s);
+		}
 	}
 	json_decref(o);
+	if (rc == 0 && (fflush(stdout) != 0 || ferror(stdout)))
+		rc = ACCORD_EIO;
+	if (rc == 0)
+		return 0;
+	cli_error("audit entry %llu could not be written (%s)", (unsigned long long)en->sequence,
+		  accord_strerror(rc));
+	return 1;
 }
 
 int cmd_audit_show(int argc, char **argv)
@@ -209,18 +245,10 @@ int cmd_audit_show(int argc, char **argv)
 		cli_audit_close(&log);
 		return 1;
 	}
-	if (as_json) {
-		json_t *j = audit_entry_json(audit_record_entry(r));
-
-		json_dumpf(j, stdout, JSON_INDENT(2));
-		fputc('\n', stdout);
-		json_decref(j);
-	} else {
-		show_entry(audit_record_entry(r));
-	}
+	c = show_entry(audit_record_entry(r), as_json);
 	audit_record_free(r);
 	cli_audit_close(&log);
-	return 0;
+	return c;
 }
 
 int cmd_audit_subject(int argc, char **argv)
@@ -235,7 +263,7 @@ int cmd_audit_subject(int argc, char **argv)
 		{ 0 },
 	};
 	const char *data = NULL, *given = NULL, *family = NULL, *birth = NULL;
-	struct out o = { FMT_TABLE, NULL, 0 };
+	struct out o = { .fmt = FMT_TABLE };
 	uint8_t p[AUDIT_HASH_LEN];
 	struct cli_audit log;
 	accord_error e = { 0 };
@@ -269,16 +297,14 @@ int cmd_audit_subject(int argc, char **argv)
 		audit_record *r = NULL;
 
 		rc = audit_read(log.a, seqs[i], &r, &e);
-		if (rc == 0)
-			emit(audit_record_entry(r), &o);
+		if (rc == 0 && emit(audit_record_entry(r), &o) != 0)
+			rc = o.rc;
 		audit_record_free(r);
 	}
-	finish(&o);
 	free(seqs);
 	cli_audit_close(&log);
-	if (rc != 0) {
+	if (rc != 0 && o.rc == 0)
 		cli_error("%s", accord_error_msg(&e));
-		return rc == ACCORD_EINVAL ? EXIT_USAGE : 1;
-	}
-	return 0;
+	c = finish(&o, rc == 0);
+	return rc == ACCORD_EINVAL && o.rc == 0 ? EXIT_USAGE : c;
 }

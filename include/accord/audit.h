@@ -181,15 +181,24 @@ void audit_time_format(int64_t ms, char out[static 32]);
  * en as the JSON object `accord audit list --json`, `show --json` and
  * `export --format jsonl` print: a key for every member, null when absent;
  * times as audit_time_format, hashes in lower-case hex, event and outcome
- * by name. A new value (json_decref it).
+ * by name. A new value (json_decref it), NULL only when out of memory.
+ *
+ * Nothing is left out. Text that is not UTF-8 (an entry written before the
+ * receiver refused such envelope strings may hold some) is written as
+ * record_utf8_escape writes it, each stray byte as \xNN, and its exact
+ * bytes go into the last member, "not_utf8": an object from the member's
+ * name ("from", "reason", "disclosed[2]") to those bytes in lower-case hex;
+ * null when every text is UTF-8. Only "not_utf8" tells an escape from text
+ * that holds a backslash.
  */
 json_t *audit_entry_json(const audit_entry *en);
 
 /* The CSV export (RFC 4180): the header line, and en's row, the JSON form
- * flattened (lists joined with ';', nulls empty). 0, or ACCORD_EIO when f
- * reports an error. */
-int audit_csv_header(FILE *f);
-int audit_entry_csv(FILE *f, const audit_entry *en);
+ * flattened: lists joined with ';', "not_utf8" as "from=ff;reason=c3",
+ * nulls empty. The row is written whole or not at all: 0, ACCORD_ENOMEM,
+ * or ACCORD_EIO when f reports an error. */
+int audit_csv_header(FILE *f) ACCORD_MUST_CHECK;
+int audit_entry_csv(FILE *f, const audit_entry *en) ACCORD_MUST_CHECK;
 
 /* What audit_iterate passes; every set member must match. */
 typedef struct audit_filter {
