@@ -199,6 +199,14 @@ const protocol_partner *node_partner_by_spki(node *n, const uint8_t spki[CRYPTO_
 	return NULL;
 }
 
+json_t *node_error_json(const char *msg)
+{
+	char text[1024];
+
+	record_utf8_escape(msg, strlen(msg), text, sizeof text);
+	return json_pack("{s:s}", "error", text);
+}
+
 void node_entry_protocol(node *n, audit_entry *en)
 {
 	const protocol *p = n->proto;

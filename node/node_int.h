@@ -156,6 +156,12 @@ bool node_commit_idle(const node *n);
 /* Copy the strings an entry points to into op->strings (one block). */
 int node_op_own_strings(struct op *op);
 
+/* {"error": msg}, or NULL when out of memory. A reason may echo what a
+ * client or a peer sent, or be cut short inside a character: it is escaped
+ * with record_utf8_escape, or jansson would refuse it and the answer would
+ * carry no reason at all. */
+json_t *node_error_json(const char *msg);
+
 /* An audit entry's common fields from the protocol in force. */
 void node_entry_protocol(node *n, audit_entry *en);
 

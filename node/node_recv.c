@@ -13,15 +13,10 @@
 #include "node_case.h"
 #include "node_int.h"
 
-/* A reason may echo what a peer sent, cut short: escaped to UTF-8 here,
- * or jansson would refuse it and the answer would carry no reason. */
 static void answer(node_reply_fn fn, void *arg, int status, const char *msg)
 {
-	char text[1024];
-	node_reply r = { .status = status };
+	node_reply r = { .status = status, .json = node_error_json(msg) };
 
-	record_utf8_escape(msg, strlen(msg), text, sizeof text);
-	r.json = json_pack("{s:s}", "error", text);
 	fn(&r, arg);
 }
 

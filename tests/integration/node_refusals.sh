@@ -60,6 +60,25 @@ run 0 "$ACCORD" audit export --data "$T/council/data" --format csv &&
 	[ "$(grep -c '^[0-9][0-9]*,' "$T/out")" -eq "$n" ] && [ "$(wc -l <"$T/out")" -eq $((n + 1)) ]
 ok "audit export --format csv: a header and $n rows" $?
 
+# 3. The local API: a reason cut short inside a character still answers,
+# and the refusal it gives is audited.
+local_post() {
+	curl -sS --max-time 10 --unix-socket "$T/council/run/accord.sock" --data-binary "@$1" \
+		-w ' HTTP %{http_code}' http://localhost/v1/disclosures
+}
+far=$(python3 -c 'print("\u00e9" * 400)') ee=$(printf '\303\251\303\251')
+printf '{"to":"%s","purpose":"case-coordination","record_type":"ReferralReply","record":{}}' \
+	"$far" >"$T/far.json"
+run 0 local_post "$T/far.json" && has "HTTP 403" && has "{\"error\":\"'$ee" &&
+	has '"refusal":'
+ok "a refusal whose reason is cut inside a character: 403 with the reason" $?
+run 0 "$ACCORD" audit list --data "$T/council/data" --event REFUSED --partner "$far" &&
+	has "1 entry"
+ok "and audited" $?
+printf '{"x%s":1}' "$far" >"$T/key.json"
+run 0 local_post "$T/key.json" && has "HTTP 422" && has "{\"error\":\"\$.x$ee"
+ok "an unknown key cut inside a character: 422 with the reason" $?
+
 stop_node council; ok "the council node stops" $?
 run 0 "$ACCORD" audit verify --data "$T/council/data" --pub "$(sed -n 's/^    signing_key: "\(.*\)"$/\1/p' "$T/council/lines")"
 ok "the council's audit log verifies" $?
