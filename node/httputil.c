@@ -38,6 +38,7 @@ int http_body(struct evhttp_request *req, size_t max, char **buf, size_t *len)
 	size_t n = evbuffer_get_length(in);
 	char *b;
 
+	*len = n;
 	if (n > max)
 		return ACCORD_ETOOBIG;
 	b = malloc(n + 1);

@@ -471,6 +471,16 @@ void node_receive(node *n, const uint8_t spki[CRYPTO_SHA256_LEN], const void *bo
 		receive_one(n, &in, body, len, fn, arg);
 }
 
+void node_receive_too_big(node *n, const uint8_t spki[CRYPTO_SHA256_LEN], bool batch,
+			  size_t len, size_t cap, node_reply_fn fn, void *arg)
+{
+	struct inbound in = { .spki = spki, .from = node_partner_by_spki(n, spki) };
+
+	if (!refuse_request(n, &in, fn, arg))
+		refuse(n, &in, 413, fn, arg, "the %s is %zu bytes, over this node's limit of "
+		       "%zu; it was not read", batch ? "delivery" : "envelope", len, cap);
+}
+
 /* ---- many envelopes in one request ------------------------------------------ */
 
 void node_receive_batch(node *n, const uint8_t spki[CRYPTO_SHA256_LEN], const void *body,

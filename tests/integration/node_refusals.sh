@@ -1,15 +1,17 @@
 #!/bin/sh
 # Refused receives as a data protection officer finds them: an envelope
 # whose strings are not UTF-8 is refused with a reason before anything in
-# it is echoed, and every refusal is in every audit reader (list, list
-# --json, export jsonl and csv), one entry each.
+# it is echoed, one over the size limit is refused unread, and every
+# refusal is in every audit reader (list, list --json, export jsonl and
+# csv), one entry each.
 . "$(dirname "$0")/lib/tap.sh"
 . "$(dirname "$0")/lib/partnership.sh"
 : "${TOOLS:?set TOOLS to the test tools directory}"
 REF=$SRCDIR/policies/examples/referral.json
 
 partnership police council; ok "a partnership of two, signed by both" $?
-start_node council; ok "the council node starts" $?
+printf 'limits:\n  max_body_bytes: 16384\n' >>"$T/council/accordd.yaml"
+start_node council; ok "the council node starts, taking bodies of 16 KiB at most" $?
 # forge_text FIELD HEX: police's envelope to the council with FIELD set to HEX.
 forge_text() {
 	"$TOOLS/forge" --text "$1" "$2" "$T/protocol.yaml" police council \
@@ -38,12 +40,26 @@ forge_text rule_id "$long" >"$T/long.bin"
 run 0 post /v1/envelopes "$T/long.bin" && has "HTTP 403" && has "has no rule 'aaaa"
 ok "a rule id of 2,000 bytes, more than an audit entry holds: 403, the refusal audited" $?
 
+# 1b. An envelope over the size limit: refused unread, and audited.
+python3 -c 'import json, sys
+json.dump({"referral_id": "EP-9", "summary": "x" * 20000}, open(sys.argv[1], "w"))' "$T/big.json"
+"$TOOLS/forge" "$T/protocol.yaml" police council police-refers-to-council Referral "$T/big.json" \
+	>"$T/big.bin"
+big=$(stat -c %s "$T/big.bin")
+run 0 post /v1/envelopes "$T/big.bin" && has "HTTP 413" &&
+	has "\"error\":\"the envelope is $big bytes, over this node's limit of 16384; it was not read\""
+ok "a single envelope of $big bytes: 413 with the reason" $?
+run 0 "$ACCORD" audit export --data "$T/council/data" --format jsonl --event REFUSED &&
+	[ "$(grep "the envelope is $big bytes" "$T/out" | grep '"from":"police"' |
+		grep -c '"peer_key":"[0-9a-f]\{64\}"')" -eq 1 ]
+ok "the council audits it: REFUSED, from police, by its TLS key, with the size" $?
+
 # 2. Each refusal audited, with a reason in UTF-8, and in every reader.
-run 0 "$ACCORD" audit list --data "$T/council/data" --event REFUSED && has "5 entries"
-ok "the council audits the five refusals" $?
+run 0 "$ACCORD" audit list --data "$T/council/data" --event REFUSED && has "6 entries"
+ok "the council audits the six refusals" $?
 run 0 "$ACCORD" audit export --data "$T/council/data" --format jsonl --event REFUSED &&
 	[ "$(grep -c "field 'sender' is not UTF-8 text" "$T/out")" -eq 2 ] &&
-	[ "$(grep -c '"from":"police"' "$T/out")" -eq 5 ] &&
+	[ "$(grep -c '"from":"police"' "$T/out")" -eq 6 ] &&
 	[ "$(grep "field 'purpose'" "$T/out" | grep -c '"purpose":null')" -eq 1 ] &&
 	[ "$(grep "field 'rule_id'" "$T/out" | grep -c '"rule":null')" -eq 1 ]
 ok "each entry is from police, names the field, and keeps none that was not UTF-8" $?
