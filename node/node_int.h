@@ -156,6 +156,12 @@ bool node_commit_idle(const node *n);
 /* Copy the strings an entry points to into op->strings (one block). */
 int node_op_own_strings(struct op *op);
 
+/* Format into out (size bytes; at most 1,024 are used) as snprintf does,
+ * then escape with record_utf8_escape: text that echoes a peer's bytes or
+ * is cut inside a character comes out UTF-8, fit for JSON and the audit. */
+void node_vtext(char *out, size_t size, const char *fmt, va_list ap) ACCORD_PRINTF(3, 0);
+void node_text(char *out, size_t size, const char *fmt, ...) ACCORD_PRINTF(3, 4);
+
 /* {"error": msg}, or NULL when out of memory. A reason may echo what a
  * client or a peer sent, or be cut short inside a character: it is escaped
  * with record_utf8_escape, or jansson would refuse it and the answer would

@@ -55,15 +55,12 @@ static void refuse(node *n, const struct inbound *in, int status, node_reply_fn 
 {
 	struct op *op = calloc(1, sizeof *op);
 	const Accord__Envelope__Envelope *env = in->env;
-	char raw[700], reason[700];
+	char reason[700];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(raw, sizeof raw, fmt, ap);
+	node_vtext(reason, sizeof reason, fmt, ap);
 	va_end(ap);
-	/* The audit keeps text only: a reason cut inside a character ends
-	 * in an escape, not in half of it. */
-	record_utf8_escape(raw, strlen(raw), reason, sizeof reason);
 	node_log(n, "refused an envelope from %s: %s", in->from->id, reason);
 	if (!op) {
 		answer(fn, arg, 503, "out of memory");

@@ -139,7 +139,7 @@ static void refuse(node *n, const struct node_submit_req *s, const policy_decisi
 	struct op *op = new_op(n, AUDIT_REFUSED, fn, arg);
 	char text[512];
 
-	record_utf8_escape(reason, strlen(reason), text, sizeof text);
+	node_text(text, sizeof text, "%s", reason);
 	if (!op) {
 		reply_error(fn, arg, 503, "out of memory");
 		return;
