@@ -239,7 +239,9 @@ struct node_submit_req {
 	json_t *record;               /* borrowed from the request */
 };
 
-/* Check the request's keys and their types; a sentence in e when wrong. */
+/* Check the request's keys, their types, and the lengths of the ids and the
+ * actor (no longer than an id, or than an audit entry keeps); a sentence
+ * in e when wrong. */
 int node_submit_parse(json_t *req, struct node_submit_req *s, accord_error *e)
 	ACCORD_MUST_CHECK;
 

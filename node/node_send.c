@@ -65,11 +65,19 @@ int node_submit_parse(json_t *req, struct node_submit_req *s, accord_error *e)
 		if (!json_is_string(v))
 			return accord_fail(e, ACCORD_EINVAL, "$.%s: %s", keys[i],
 					   v ? "expected a string" : "missing");
+		/* Longer than any id, it would match none, and a refusal
+		 * naming it could not be audited. */
+		if (json_string_length(v) > PROTOCOL_MAX_ID)
+			return accord_fail(e, ACCORD_EINVAL, "$.%s: longer than an id of the "
+					   "protocol (%d bytes at most)", keys[i], PROTOCOL_MAX_ID);
 		*vals[i] = json_string_value(v);
 	}
 	v = json_object_get(req, "actor");
 	if (v && !json_is_string(v) && !json_is_null(v))
 		return accord_fail(e, ACCORD_EINVAL, "$.actor: expected a string");
+	if (json_string_length(v) > AUDIT_TEXT_MAX)
+		return accord_fail(e, ACCORD_EINVAL, "$.actor: longer than the audit keeps "
+				   "(%d bytes at most)", AUDIT_TEXT_MAX);
 	s->actor = json_is_string(v) ? json_string_value(v) : "local-api";
 	s->record = json_object_get(req, "record");
 	if (!json_is_object(s->record))

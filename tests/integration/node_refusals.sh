@@ -76,8 +76,8 @@ run 0 "$ACCORD" audit export --data "$T/council/data" --format csv &&
 	[ "$(grep -c '^[0-9][0-9]*,' "$T/out")" -eq "$n" ] && [ "$(wc -l <"$T/out")" -eq $((n + 1)) ]
 ok "audit export --format csv: a header and $n rows" $?
 
-# 3. The local API: a reason cut short inside a character still answers,
-# and the refusal it gives is audited.
+# 3. The local API: text too long for an id or for the audit is bad input,
+# and a reason cut short inside a character still answers.
 local_post() {
 	curl -sS --max-time 10 --unix-socket "$T/council/run/accord.sock" --data-binary "@$1" \
 		-w ' HTTP %{http_code}' http://localhost/v1/disclosures
@@ -85,12 +85,14 @@ local_post() {
 far=$(python3 -c 'print("\u00e9" * 400)') ee=$(printf '\303\251\303\251')
 printf '{"to":"%s","purpose":"case-coordination","record_type":"ReferralReply","record":{}}' \
 	"$far" >"$T/far.json"
-run 0 local_post "$T/far.json" && has "HTTP 403" && has "{\"error\":\"'$ee" &&
-	has '"refusal":'
-ok "a refusal whose reason is cut inside a character: 403 with the reason" $?
-run 0 "$ACCORD" audit list --data "$T/council/data" --event REFUSED --partner "$far" &&
-	has "1 entry"
-ok "and audited" $?
+run 0 local_post "$T/far.json" && has "HTTP 422" &&
+	has '"error":"$.to: longer than an id of the protocol (64 bytes at most)"'
+ok "a recipient longer than any id: 422" $?
+printf '{"to":"police","purpose":"case-coordination","record_type":"ReferralReply","record":{},"actor":"%s"}' \
+	"$far$far" >"$T/actor.json"
+run 0 local_post "$T/actor.json" && has "HTTP 422" &&
+	has '"error":"$.actor: longer than the audit keeps (1024 bytes at most)"'
+ok "an actor longer than the audit keeps: 422" $?
 printf '{"x%s":1}' "$far" >"$T/key.json"
 run 0 local_post "$T/key.json" && has "HTTP 422" && has "{\"error\":\"\$.x$ee"
 ok "an unknown key cut inside a character: 422 with the reason" $?
