@@ -10,6 +10,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "accord/node.h"
+#include "accord/record.h"
 #include "httputil.h"
 
 const char *http_reason(int code)
@@ -37,6 +38,7 @@ int http_body(struct evhttp_request *req, size_t max, char **buf, size_t *len)
 	size_t n = evbuffer_get_length(in);
 	char *b;
 
+	*len = n;
 	if (n > max)
 		return ACCORD_ETOOBIG;
 	b = malloc(n + 1);
@@ -83,13 +85,15 @@ void http_reply_json(struct evhttp_request *req, int code, json_t *doc)
 
 void http_reply_error(struct evhttp_request *req, int code, const char *fmt, ...)
 {
-	char msg[1024];
+	char msg[1024], text[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	http_reply_json(req, code, json_pack("{s:s}", "error", msg));
+	/* It may echo a request's bytes, or be cut inside a character. */
+	record_utf8_escape(msg, strlen(msg), text, sizeof text);
+	http_reply_json(req, code, json_pack("{s:s}", "error", text));
 }
 
 int http_unix_listen(const char *path, accord_error *e)
@@ -134,10 +138,14 @@ int http_unix_listen(const char *path, accord_error *e)
 	return fd;
 }
 
+/* A refusal whose JSON could not be made still says what it is. */
 void http_reply_node(const node_reply *r, void *req)
 {
 	if (r->json)
 		http_reply_json(req, r->status, r->json);
+	else if (!r->bytes && r->status >= 400)
+		http_reply_error(req, r->status, "%s (its reason could not be written)",
+				 http_reason(r->status));
 	else
 		http_reply_bytes(req, r->status, r->content_type ? r->content_type :
 				 "application/octet-stream", r->bytes, r->len);

@@ -10,8 +10,9 @@
 
 #include "accord/error.h"
 
-/* Copy the request body out (at most max bytes, else ACCORD_ETOOBIG). *buf
- * is malloc'd with a NUL after the *len bytes. */
+/* Copy the request body out (at most max bytes, else ACCORD_ETOOBIG, with
+ * its length in *len and nothing copied). *buf is malloc'd with a NUL after
+ * the *len bytes. */
 int http_body(struct evhttp_request *req, size_t max, char **buf, size_t *len)
 	ACCORD_MUST_CHECK;
 

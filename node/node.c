@@ -199,6 +199,31 @@ const protocol_partner *node_partner_by_spki(node *n, const uint8_t spki[CRYPTO_
 	return NULL;
 }
 
+void node_vtext(char *out, size_t size, const char *fmt, va_list ap)
+{
+	char raw[1024];
+
+	vsnprintf(raw, sizeof raw, fmt, ap);
+	record_utf8_escape(raw, strlen(raw), out, size);
+}
+
+void node_text(char *out, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	node_vtext(out, size, fmt, ap);
+	va_end(ap);
+}
+
+json_t *node_error_json(const char *msg)
+{
+	char text[1024];
+
+	record_utf8_escape(msg, strlen(msg), text, sizeof text);
+	return json_pack("{s:s}", "error", text);
+}
+
 void node_entry_protocol(node *n, audit_entry *en)
 {
 	const protocol *p = n->proto;

@@ -156,6 +156,18 @@ bool node_commit_idle(const node *n);
 /* Copy the strings an entry points to into op->strings (one block). */
 int node_op_own_strings(struct op *op);
 
+/* Format into out (size bytes; at most 1,024 are used) as snprintf does,
+ * then escape with record_utf8_escape: text that echoes a peer's bytes or
+ * is cut inside a character comes out UTF-8, fit for JSON and the audit. */
+void node_vtext(char *out, size_t size, const char *fmt, va_list ap) ACCORD_PRINTF(3, 0);
+void node_text(char *out, size_t size, const char *fmt, ...) ACCORD_PRINTF(3, 4);
+
+/* {"error": msg}, or NULL when out of memory. A reason may echo what a
+ * client or a peer sent, or be cut short inside a character: it is escaped
+ * with record_utf8_escape, or jansson would refuse it and the answer would
+ * carry no reason at all. */
+json_t *node_error_json(const char *msg);
+
 /* An audit entry's common fields from the protocol in force. */
 void node_entry_protocol(node *n, audit_entry *en);
 
@@ -172,13 +184,22 @@ struct inbound {
 };
 
 /*
- * The receiving side's checks that need no store, for the node whose
- * partner id is self under protocol p and its compiled policy pol: the
- * message id's length, the protocol digest, the sender against the TLS
- * identity in->from, the recipient, the rule, and the record (unpacked
- * into in->record and checked against the rule's fields). Returns 0 with
- * in->rule set, or the refusal's HTTP status with a sentence in why. The
- * in-case condition of a rule is the caller's to check.
+ * An envelope's strings, the first of the receiving side's checks: each
+ * must be UTF-8 text (protobuf-c does not check), or nothing else about
+ * the envelope is compared, echoed or audited. Returns 0, or 422 with a
+ * sentence in why naming the field and showing its start escaped.
+ */
+int node_envelope_text_check(const Accord__Envelope__Envelope *env, char *why, size_t size);
+
+/*
+ * The receiving side's checks that need no store, on an envelope that
+ * passed node_envelope_text_check, for the node whose partner id is self
+ * under protocol p and its compiled policy pol: the message id's length,
+ * the protocol digest, the sender against the TLS identity in->from, the
+ * recipient, the rule, and the record (unpacked into in->record and
+ * checked against the rule's fields). Returns 0 with in->rule set, or the
+ * refusal's HTTP status with a sentence in why. The in-case condition of
+ * a rule is the caller's to check.
  */
 int node_envelope_check(const protocol *p, const policy *pol, const char *self,
 			struct inbound *in, char *why, size_t size);
@@ -218,7 +239,9 @@ struct node_submit_req {
 	json_t *record;               /* borrowed from the request */
 };
 
-/* Check the request's keys and their types; a sentence in e when wrong. */
+/* Check the request's keys, their types, and the lengths of the ids and the
+ * actor (no longer than an id, or than an audit entry keeps); a sentence
+ * in e when wrong. */
 int node_submit_parse(json_t *req, struct node_submit_req *s, accord_error *e)
 	ACCORD_MUST_CHECK;
 

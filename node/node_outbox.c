@@ -425,13 +425,13 @@ static void on_results(node *n, struct flight *f, const protocol_partner *to,
 		if (r->status == 200) {
 			snprintf(why[k], sizeof why[k], "%s", accord_error_msg(&e));
 		} else if (r->status >= 500 || r->status == 429 || r->status == 413) {
-			snprintf(why[k], sizeof why[k], "the receiver answered %u: %.300s",
-				 r->status, r->error);
+			node_text(why[k], sizeof why[k], "the receiver answered %u: %.300s",
+				  r->status, r->error);
 		} else {
 			char reason[600];
 
-			snprintf(reason, sizeof reason, "refused by %s (%u): %.400s", to->id,
-				 r->status, r->error);
+			node_text(reason, sizeof reason, "refused by %s (%u): %.400s", to->id,
+				  r->status, r->error);
 			p->item->state = ACCORD__STATE__OUTBOX_ITEM__STATE__REFUSED;
 			p->item->done_ms = node_now_ms();
 			settle(n, f, p, AUDIT_DELIVERED, AUDIT_DENIED, reason, NULL);
@@ -477,8 +477,8 @@ static void on_answer(const courier_result *r, void *arg)
 		snprintf(why, sizeof why, "the receiver's answer is not a DeliveryAnswer for "
 			 "%zu envelopes", f->n_parcels);
 	else
-		snprintf(why, sizeof why, "the receiver answered %ld: %.*s", r->status,
-			 (int)(r->len < 300 ? r->len : 300), (const char *)r->body);
+		node_text(why, sizeof why, "the receiver answered %ld: %.*s", r->status,
+			  (int)(r->len < 300 ? r->len : 300), (const char *)r->body);
 	all = calloc(f->n_parcels, sizeof(struct parcel *));
 	whyp = calloc(f->n_parcels, sizeof *whyp);
 	if (!all || !whyp) {

@@ -15,7 +15,7 @@
 
 static void answer(node_reply_fn fn, void *arg, int status, const char *msg)
 {
-	node_reply r = { .status = status, .json = json_pack("{s:s}", "error", msg) };
+	node_reply r = { .status = status, .json = node_error_json(msg) };
 
 	fn(&r, arg);
 }
@@ -37,6 +37,16 @@ static void refused_done(node *n, struct op *op, int rc, const accord_error *e)
 	       rc == 0 ? op->entry.reason : "refused, and the refusal could not be audited");
 }
 
+/* A peer's string for a refusal's audit entry: NULL when empty, not UTF-8
+ * (the reason says which field it was) or longer than an entry holds (its
+ * append would fail, and with it the whole commit: nothing of it audited). */
+static const char *peer_text(const char *s)
+{
+	size_t n = strnlen(s, AUDIT_TEXT_MAX + 1);
+
+	return n > 0 && n <= AUDIT_TEXT_MAX && record_utf8_ok(s, n) ? s : NULL;
+}
+
 /* Audit the refusal, then answer status with the reason. */
 static void refuse(node *n, const struct inbound *in, int status, node_reply_fn fn,
 		   void *arg, const char *fmt, ...) ACCORD_PRINTF(6, 7);
@@ -49,7 +59,7 @@ static void refuse(node *n, const struct inbound *in, int status, node_reply_fn 
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(reason, sizeof reason, fmt, ap);
+	node_vtext(reason, sizeof reason, fmt, ap);
 	va_end(ap);
 	node_log(n, "refused an envelope from %s: %s", in->from->id, reason);
 	if (!op) {
@@ -66,9 +76,9 @@ static void refuse(node *n, const struct inbound *in, int status, node_reply_fn 
 	op->entry.has_peer_key = true;
 	memcpy(op->entry.peer_key, in->spki, CRYPTO_SHA256_LEN);
 	if (env) {
-		op->entry.rule_id = env->rule_id[0] ? env->rule_id : NULL;
-		op->entry.purpose = env->purpose[0] ? env->purpose : NULL;
-		op->entry.record_type = env->record_type[0] ? env->record_type : NULL;
+		op->entry.rule_id = peer_text(env->rule_id);
+		op->entry.purpose = peer_text(env->purpose);
+		op->entry.record_type = peer_text(env->record_type);
 		if (env->message_id.len == STATE_ID_LEN) {
 			crypto_hex(env->message_id.data, STATE_ID_LEN, op->id_hex);
 			op->entry.message_id = op->id_hex;
@@ -89,6 +99,21 @@ static void refuse(node *n, const struct inbound *in, int status, node_reply_fn 
 }
 
 /* ---- the checks ------------------------------------------------------------------ */
+
+int node_envelope_text_check(const Accord__Envelope__Envelope *env, char *why, size_t size)
+{
+	const char *text = NULL;
+	const ProtobufCFieldDescriptor *f = record_bad_text(&env->base, &text);
+	char shown[64];
+	bool cut;
+
+	if (!f)
+		return 0;
+	cut = record_utf8_escape(text, strlen(text), shown, sizeof shown) >= sizeof shown;
+	return snprintf(why, size, "the envelope's field '%s' is not UTF-8 text: it holds "
+			"'%s%s' (a byte outside UTF-8 written \\xNN)", f->name, shown,
+			cut ? "..." : ""), 422;
+}
 
 int node_envelope_check(const protocol *p, const policy *pol, const char *self,
 			struct inbound *in, char *why, size_t size)
@@ -408,6 +433,12 @@ static void receive_one(node *n, const struct inbound *from, const void *body, s
 		refuse(n, &in, 422, fn, arg, "the body is not an Envelope");
 		return;
 	}
+	/* Before any of its strings is compared, echoed or audited. */
+	status = node_envelope_text_check(in.env, why, sizeof why);
+	if (status != 0) {
+		refuse(n, &in, status, fn, arg, "%s", why);
+		goto out;
+	}
 	/* A repeat is answered only to the partner that sent the original:
 	 * the sender named must be the TLS identity, and the stored
 	 * envelope's sender too (answer_repeat). */
@@ -435,6 +466,16 @@ void node_receive(node *n, const uint8_t spki[CRYPTO_SHA256_LEN], const void *bo
 
 	if (!refuse_request(n, &in, fn, arg))
 		receive_one(n, &in, body, len, fn, arg);
+}
+
+void node_receive_too_big(node *n, const uint8_t spki[CRYPTO_SHA256_LEN], bool batch,
+			  size_t len, size_t cap, node_reply_fn fn, void *arg)
+{
+	struct inbound in = { .spki = spki, .from = node_partner_by_spki(n, spki) };
+
+	if (!refuse_request(n, &in, fn, arg))
+		refuse(n, &in, 413, fn, arg, "the %s is %zu bytes, over this node's limit of "
+		       "%zu; it was not read", batch ? "delivery" : "envelope", len, cap);
 }
 
 /* ---- many envelopes in one request ------------------------------------------ */

@@ -35,7 +35,7 @@ static void reply_error(node_reply_fn fn, void *arg, int status, const char *fmt
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	reply_json(fn, arg, status, json_pack("{s:s}", "error", msg));
+	reply_json(fn, arg, status, node_error_json(msg));
 }
 
 /* ---- submit ---------------------------------------------------------------- */
@@ -65,11 +65,19 @@ int node_submit_parse(json_t *req, struct node_submit_req *s, accord_error *e)
 		if (!json_is_string(v))
 			return accord_fail(e, ACCORD_EINVAL, "$.%s: %s", keys[i],
 					   v ? "expected a string" : "missing");
+		/* Longer than any id, it would match none, and a refusal
+		 * naming it could not be audited. */
+		if (json_string_length(v) > PROTOCOL_MAX_ID)
+			return accord_fail(e, ACCORD_EINVAL, "$.%s: longer than an id of the "
+					   "protocol (%d bytes at most)", keys[i], PROTOCOL_MAX_ID);
 		*vals[i] = json_string_value(v);
 	}
 	v = json_object_get(req, "actor");
 	if (v && !json_is_string(v) && !json_is_null(v))
 		return accord_fail(e, ACCORD_EINVAL, "$.actor: expected a string");
+	if (json_string_length(v) > AUDIT_TEXT_MAX)
+		return accord_fail(e, ACCORD_EINVAL, "$.actor: longer than the audit keeps "
+				   "(%d bytes at most)", AUDIT_TEXT_MAX);
 	s->actor = json_is_string(v) ? json_string_value(v) : "local-api";
 	s->record = json_object_get(req, "record");
 	if (!json_is_object(s->record))
@@ -130,12 +138,16 @@ static struct op *new_op(node *n, int event, node_reply_fn fn, void *arg)
 	return op;
 }
 
-/* Audit a refusal of a local request, then answer 403 with the reason. */
+/* Audit a refusal of a local request, then answer 403 with the reason:
+ * escaped, since a reason cut short inside a character is no JSON string,
+ * and without one neither the answer nor the audit entry could be made. */
 static void refuse(node *n, const struct node_submit_req *s, const policy_decision *d,
 		   const char *reason, node_reply_fn fn, void *arg)
 {
 	struct op *op = new_op(n, AUDIT_REFUSED, fn, arg);
+	char text[512];
 
+	node_text(text, sizeof text, "%s", reason);
 	if (!op) {
 		reply_error(fn, arg, 503, "out of memory");
 		return;
@@ -147,8 +159,8 @@ static void refuse(node *n, const struct node_submit_req *s, const policy_decisi
 	op->entry.record_type = s->type;
 	op->entry.rule_id = d && d->rule ? d->rule->id : NULL;
 	op->entry.actor = s->actor;
-	op->entry.reason = reason;
-	op->answer = json_pack("{s:s, s:s, s:s?}", "error", reason, "refusal",
+	op->entry.reason = text;
+	op->answer = json_pack("{s:s, s:s, s:s?}", "error", text, "refusal",
 			       d ? policy_refusal_name(d->refusal) : "not-in-force",
 			       "rule", d && d->rule ? d->rule->id : NULL);
 	op->done = refused_done;

@@ -69,10 +69,13 @@ static void post_envelopes(peer *p, struct evhttp_request *req, const uint8_t *s
 	size_t len;
 	int rc = http_body(req, cap, &body, &len);
 
+	if (rc == ACCORD_ETOOBIG) {
+		node_receive_too_big(p->n, spki, batch, len, cap, http_reply_node, req);
+		return;
+	}
 	if (rc != 0) {
-		http_reply_error(req, rc == ACCORD_ETOOBIG ? 413 : 500, "the %s is too large "
-				 "(over %zu bytes) or could not be read",
-				 batch ? "delivery" : "envelope", cap);
+		http_reply_error(req, 500, "the %s could not be read: %s",
+				 batch ? "delivery" : "envelope", accord_strerror(rc));
 		return;
 	}
 	if (batch)

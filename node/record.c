@@ -281,45 +281,97 @@ void rec_path_pop(rec_path *p, size_t old)
 	p->buf[old] = '\0';
 }
 
-bool rec_utf8_ok(const char *s, size_t n)
+/* The length (1 to 4) of the UTF-8 character at s (n > 0 bytes left), or
+ * 0 when none starts there: NUL, a stray continuation byte, an overlong
+ * form, a surrogate, a value past U+10FFFF or a sequence cut short. */
+static size_t utf8_char(const char *s, size_t n)
 {
-	size_t i = 0;
+	unsigned char c = (unsigned char)s[0];
+	size_t k;
+	uint32_t cp;
 
-	while (i < n) {
-		unsigned char c = (unsigned char)s[i];
-		size_t k;
-		uint32_t cp;
-
-		if (c < 0x80) {
-			if (c == 0)
-				return false;
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			k = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			k = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			k = 3;
-			cp = c & 0x07;
-		} else {
-			return false;
-		}
-		if (n - i <= k)
-			return false;
-		for (size_t j = 1; j <= k; j++) {
-			if (((unsigned char)s[i + j] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | ((unsigned char)s[i + j] & 0x3f);
-		}
-		/* overlong forms, surrogates, beyond U+10FFFF */
-		if ((k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-			return false;
-		i += k + 1;
+	if (c < 0x80)
+		return c != 0;
+	if (c >= 0xc2 && c <= 0xdf) {
+		k = 1;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		k = 2;
+		cp = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		k = 3;
+		cp = c & 0x07;
+	} else {
+		return 0;
 	}
+	if (n <= k)
+		return 0;
+	for (size_t j = 1; j <= k; j++) {
+		if (((unsigned char)s[j] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | ((unsigned char)s[j] & 0x3f);
+	}
+	if ((k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return k + 1;
+}
+
+bool record_utf8_ok(const char *s, size_t n)
+{
+	for (size_t i = 0, k; i < n; i += k)
+		if ((k = utf8_char(s + i, n - i)) == 0)
+			return false;
 	return true;
+}
+
+size_t record_utf8_escape(const char *s, size_t n, char *out, size_t size)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t need = 0, used = 0;
+	bool full = size == 0;
+
+	for (size_t i = 0; i < n;) {
+		size_t k = utf8_char(s + i, n - i);
+		const char esc[4] = { '\\', 'x', hex[(unsigned char)s[i] >> 4],
+				      hex[(unsigned char)s[i] & 0xf] };
+		size_t len = k ? k : sizeof esc;
+
+		need += len;
+		/* Whole characters and escapes only, and room for the NUL. */
+		if (!full && used + len < size) {
+			memcpy(out + used, k ? s + i : esc, len);
+			used += len;
+		} else {
+			full = true;
+		}
+		i += k ? k : 1;
+	}
+	if (size)
+		out[used] = '\0';
+	return need;
+}
+
+const ProtobufCFieldDescriptor *record_bad_text(const ProtobufCMessage *m, const char **text)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		char *const *v = (char *const *)(const void *)((const char *)m + f->offset);
+		size_t count = 1;
+
+		if (f->type != PROTOBUF_C_TYPE_STRING || !rec_field_is_set(m, f))
+			continue;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			count = rec_count(m, f);
+			v = *(char *const *const *)v;
+		}
+		for (size_t j = 0; j < count; j++)
+			if (v[j] && !record_utf8_ok(v[j], strlen(v[j]))) {
+				*text = v[j];
+				return f;
+			}
+	}
+	return NULL;
 }

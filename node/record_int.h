@@ -48,8 +48,4 @@ void rec_path_pop(rec_path *p, size_t old);
 /* "a, b, c" of d's field names into out, cut short if it does not fit. */
 void rec_field_names(const ProtobufCMessageDescriptor *d, char *out, size_t size);
 
-/* Whether n bytes of s are UTF-8 without NUL, overlong forms or
- * surrogates: what a JSON string and a proto3 string may hold. */
-bool rec_utf8_ok(const char *s, size_t n);
-
 #endif

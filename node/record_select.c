@@ -327,7 +327,7 @@ static int check_value(const ProtobufCFieldDescriptor *f, const struct sel_node 
 	case PROTOBUF_C_TYPE_STRING: {
 		const char *s = *(char *const *)v;
 
-		if (s && !rec_utf8_ok(s, strlen(s)))
+		if (s && !record_utf8_ok(s, strlen(s)))
 			return accord_fail(e, ACCORD_EREFUSED, "the record's field '%s' is "
 					   "not valid UTF-8 text", at->buf);
 		return 0;

@@ -24,9 +24,6 @@ int cli_parse_seq(const char *s, uint64_t *out);
 /* --pub's value: a signing.pub file or base64; prints and returns 1 when bad. */
 int cli_load_pub(const char *arg, uint8_t pub[CRYPTO_ED25519_PUB_LEN]);
 
-/* An entry as the JSON object list --json, export and prove print. */
-json_t *cli_audit_entry_json(const audit_entry *en);
-
 int cmd_audit_list(int argc, char **argv);
 int cmd_audit_export(int argc, char **argv);
 int cmd_audit_show(int argc, char **argv);

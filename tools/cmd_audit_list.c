@@ -2,139 +2,16 @@
  * DPO reads it, and as the DPO's own tools read it (JSON lines, CSV). */
 #include <getopt.h>
 #include <jansson.h>
-#include <time.h>
 
-#include "accord/record.h"
 #include "cmd_audit.h"
 
 enum format { FMT_TABLE, FMT_JSON, FMT_JSONL, FMT_CSV };
-
-static void fmt_time(int64_t ms, char out[32])
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-
-	if (!gmtime_r(&t, &tm) || strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
-		snprintf(out, 32, "%lld", (long long)ms);
-		return;
-	}
-	snprintf(out + 19, 13, ".%03dZ", (int)(ms % 1000));
-}
-
-static json_t *hex_or_null(bool has, const uint8_t *h)
-{
-	char hex[2 * AUDIT_HASH_LEN + 1];
-
-	if (!has)
-		return json_null();
-	crypto_hex(h, AUDIT_HASH_LEN, hex);
-	return json_string(hex);
-}
-
-json_t *cli_audit_entry_json(const audit_entry *en)
-{
-	char t[32];
-
-	fmt_time(en->time_ms, t);
-	return json_pack("{s:I, s:s, s:s?, s:s?, s:I, s:o, s:s?, s:s?, s:s?, s:s?, s:s?, "
-			 "s:o, s:o, s:o, s:s?, s:o, s:o, s:s?, s:s?, s:s?}",
-			 "sequence", (json_int_t)en->sequence, "time", t,
-			 "event", audit_event_name(en->event),
-			 "protocol_id", en->protocol_id,
-			 "protocol_version", (json_int_t)en->protocol_version,
-			 "protocol_digest", hex_or_null(en->has_protocol_digest,
-							en->protocol_digest),
-			 "rule", en->rule_id, "purpose", en->purpose, "from", en->from,
-			 "to", en->to, "record_type", en->record_type,
-			 "disclosed", record_json_strings(en->disclosed, en->n_disclosed),
-			 "withheld", record_json_strings(en->withheld, en->n_withheld),
-			 "record_sha256", hex_or_null(en->has_record_sha256, en->record_sha256),
-			 "message_id", en->message_id,
-			 "subject", hex_or_null(en->has_subject, en->subject),
-			 "peer_key", hex_or_null(en->has_peer_key, en->peer_key),
-			 "actor", en->actor, "outcome", audit_outcome_name(en->outcome),
-			 "reason", en->reason);
-}
-
-/* One CSV field, quoted as RFC 4180 asks when it must be. */
-static void csv_field(FILE *f, const char *s, bool last)
-{
-	if (s && strpbrk(s, ",\"\r\n")) {
-		fputc('"', f);
-		for (; *s; s++) {
-			if (*s == '"')
-				fputc('"', f);
-			fputc(*s, f);
-		}
-		fputc('"', f);
-	} else if (s) {
-		fputs(s, f);
-	}
-	fputc(last ? '\n' : ',', f);
-}
-
-static const char *const csv_header[] = {
-	"sequence", "time", "event", "protocol_id", "protocol_version",
-	"protocol_digest", "rule", "purpose", "from", "to", "record_type",
-	"disclosed", "withheld", "record_sha256", "message_id", "subject",
-	"peer_key", "actor", "outcome", "reason",
-};
-#define CSV_COLS (sizeof csv_header / sizeof csv_header[0])
-
-/* A JSON array of strings as "a;b;c" (malloc'd; NULL when out of memory). */
-static char *join_paths(json_t *v)
-{
-	size_t n = 1, used = 0, j;
-	json_t *x;
-	char *out;
-
-	json_array_foreach(v, j, x)
-		n += strlen(json_string_value(x)) + 1;
-	out = malloc(n);
-	if (!out)
-		return NULL;
-	json_array_foreach(v, j, x) {
-		size_t len = strlen(json_string_value(x));
-
-		if (j)
-			out[used++] = ';';
-		memcpy(out + used, json_string_value(x), len);
-		used += len;
-	}
-	out[used] = '\0';
-	return out;
-}
-
-/* The JSON form, flattened: lists joined with ';', nulls empty. */
-static void csv_row(FILE *f, const audit_entry *en)
-{
-	json_t *o = cli_audit_entry_json(en);
-
-	for (size_t i = 0; i < CSV_COLS; i++) {
-		json_t *v = json_object_get(o, csv_header[i]);
-		char num[32], *joined = NULL;
-		const char *s = NULL;
-
-		if (json_is_string(v)) {
-			s = json_string_value(v);
-		} else if (json_is_integer(v)) {
-			snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-			s = num;
-		} else if (json_is_array(v)) {
-			joined = join_paths(v);
-			s = joined;
-		}
-		csv_field(f, s, i + 1 == CSV_COLS);
-		free(joined);
-	}
-	json_decref(o);
-}
 
 static void table_row(const audit_entry *en)
 {
 	char t[32], who[80];
 
-	fmt_time(en->time_ms, t);
+	audit_time_format(en->time_ms, t);
 	snprintf(who, sizeof who, "%s -> %s", en->from ? en->from : "-",
 		 en->to ? en->to : "-");
 	printf("%8llu  %.19s  %-17s %-28s %-24s %-10s %s\n",
@@ -148,43 +25,66 @@ struct out {
 	enum format fmt;
 	json_t *all;
 	size_t n;
+	int rc;                   /* why an entry could not be written */
+	uint64_t failed_seq;      /* which one, when rc is set */
 };
 
+/* One entry in o's format. An entry that cannot be written (out of memory,
+ * or the output fails) stops the listing, and finish says which it was:
+ * a reader never leaves an entry out and carries on. */
 static int emit(const audit_entry *en, void *ctx)
 {
 	struct out *o = ctx;
+	json_t *j = NULL;
+	int rc = 0;
 
 	if (o->n++ == 0 && o->fmt == FMT_TABLE)
 		printf("%8s  %-19s  %-17s %-28s %-24s %-10s %s\n", "SEQ", "TIME (UTC)",
 		       "EVENT", "FROM -> TO", "PURPOSE", "RECORD", "OUTCOME");
 	if (o->n == 1 && o->fmt == FMT_CSV)
-		for (size_t i = 0; i < CSV_COLS; i++)
-			csv_field(stdout, csv_header[i], i + 1 == CSV_COLS);
+		rc = audit_csv_header(stdout);
 	switch (o->fmt) {
 	case FMT_TABLE: table_row(en); break;
-	case FMT_CSV: csv_row(stdout, en); break;
-	case FMT_JSON: json_array_append_new(o->all, cli_audit_entry_json(en)); break;
-	case FMT_JSONL: {
-		json_t *j = cli_audit_entry_json(en);
-
-		json_dumpf(j, stdout, JSON_COMPACT);
-		fputc('\n', stdout);
+	case FMT_CSV: rc = rc ? rc : audit_entry_csv(stdout, en); break;
+	case FMT_JSON:
+		rc = json_array_append_new(o->all, audit_entry_json(en)) == 0 ? 0 : ACCORD_ENOMEM;
+		break;
+	case FMT_JSONL:
+		j = audit_entry_json(en);
+		if (!j)
+			rc = ACCORD_ENOMEM;
+		else if (json_dumpf(j, stdout, JSON_COMPACT) != 0 || fputc('\n', stdout) == EOF)
+			rc = ACCORD_EIO;
 		json_decref(j);
 		break;
 	}
+	if (rc != 0) {
+		o->rc = rc;
+		o->failed_seq = en->sequence;
 	}
-	return 0;
+	return rc;
 }
 
-static void finish(struct out *o)
+/* The end of the listing; whole is false when reading the log failed (and
+ * was reported). A JSON array is printed only when it holds every entry.
+ * Returns 0, or 1 after saying why the output is incomplete. */
+static int finish(struct out *o, bool whole)
 {
-	if (o->fmt == FMT_JSON) {
-		json_dumpf(o->all, stdout, JSON_INDENT(2));
-		fputc('\n', stdout);
-	} else if (o->fmt == FMT_TABLE) {
+	whole = whole && o->rc == 0;
+	if (whole && o->fmt == FMT_JSON && (json_dumpf(o->all, stdout, JSON_INDENT(2)) != 0 ||
+					    fputc('\n', stdout) == EOF))
+		o->rc = ACCORD_EIO;
+	else if (whole && o->fmt == FMT_TABLE)
 		printf("%zu entr%s\n", o->n, o->n == 1 ? "y" : "ies");
-	}
 	json_decref(o->all);
+	if (o->rc != 0)
+		cli_error("audit entry %llu could not be written (%s): the output is incomplete",
+			  (unsigned long long)o->failed_seq, accord_strerror(o->rc));
+	else if (fflush(stdout) != 0 || ferror(stdout))
+		cli_error("writing the output failed: it is incomplete");
+	else
+		return whole ? 0 : 1;
+	return 1;
 }
 
 static int day_ms(const char *s, int64_t *ms, int days_after)
@@ -216,7 +116,7 @@ static int list_or_export(int argc, char **argv, bool export)
 {
 	const char *data = NULL;
 	audit_filter f = { 0 };
-	struct out o = { export ? FMT_JSONL : FMT_TABLE, NULL, 0 };
+	struct out o = { .fmt = export ? FMT_JSONL : FMT_TABLE };
 	struct cli_audit log;
 	accord_error e = { 0 };
 	int c, rc;
@@ -260,13 +160,10 @@ static int list_or_export(int argc, char **argv, bool export)
 		return 1;
 	o.all = json_array();
 	rc = audit_iterate(log.a, &f, emit, &o, &e);
-	finish(&o);
-	cli_audit_close(&log);
-	if (rc != 0) {
+	if (rc != 0 && o.rc == 0)
 		cli_error("%s", accord_error_msg(&e));
-		return 1;
-	}
-	return 0;
+	cli_audit_close(&log);
+	return finish(&o, rc == 0);
 }
 
 int cmd_audit_list(int argc, char **argv)
@@ -279,22 +176,37 @@ int cmd_audit_export(int argc, char **argv)
 	return list_or_export(argc, argv, true);
 }
 
-static void show_entry(const audit_entry *en)
+/* One member a line, absent ones left out, or JSON: 0, or 1 (printed)
+ * when the entry could not be written. */
+static int show_entry(const audit_entry *en, bool as_json)
 {
-	json_t *o = cli_audit_entry_json(en);
+	json_t *o = audit_entry_json(en);
+	int rc = o ? 0 : ACCORD_ENOMEM;
 	const char *k;
 	json_t *v;
 
-	json_object_foreach(o, k, v) {
-		char *s;
+	if (o && as_json) {
+		if (json_dumpf(o, stdout, JSON_INDENT(2)) != 0 || fputc('\n', stdout) == EOF)
+			rc = ACCORD_EIO;
+	} else if (o) {
+		json_object_foreach(o, k, v) {
+			char *s;
 
-		if (json_is_null(v))
-			continue;
-		s = json_is_string(v) ? NULL : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-		printf("%-17s %s\n", k, s ? s : json_string_value(v));
-		free(s);
+			if (json_is_null(v))
+				continue;
+			s = json_is_string(v) ? NULL : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+			printf("%-17s %s\n", k, s ? s : json_string_value(v));
+			free(s);
+		}
 	}
 	json_decref(o);
+	if (rc == 0 && (fflush(stdout) != 0 || ferror(stdout)))
+		rc = ACCORD_EIO;
+	if (rc == 0)
+		return 0;
+	cli_error("audit entry %llu could not be written (%s)", (unsigned long long)en->sequence,
+		  accord_strerror(rc));
+	return 1;
 }
 
 int cmd_audit_show(int argc, char **argv)
@@ -333,18 +245,10 @@ int cmd_audit_show(int argc, char **argv)
 		cli_audit_close(&log);
 		return 1;
 	}
-	if (as_json) {
-		json_t *j = cli_audit_entry_json(audit_record_entry(r));
-
-		json_dumpf(j, stdout, JSON_INDENT(2));
-		fputc('\n', stdout);
-		json_decref(j);
-	} else {
-		show_entry(audit_record_entry(r));
-	}
+	c = show_entry(audit_record_entry(r), as_json);
 	audit_record_free(r);
 	cli_audit_close(&log);
-	return 0;
+	return c;
 }
 
 int cmd_audit_subject(int argc, char **argv)
@@ -359,7 +263,7 @@ int cmd_audit_subject(int argc, char **argv)
 		{ 0 },
 	};
 	const char *data = NULL, *given = NULL, *family = NULL, *birth = NULL;
-	struct out o = { FMT_TABLE, NULL, 0 };
+	struct out o = { .fmt = FMT_TABLE };
 	uint8_t p[AUDIT_HASH_LEN];
 	struct cli_audit log;
 	accord_error e = { 0 };
@@ -393,16 +297,14 @@ int cmd_audit_subject(int argc, char **argv)
 		audit_record *r = NULL;
 
 		rc = audit_read(log.a, seqs[i], &r, &e);
-		if (rc == 0)
-			emit(audit_record_entry(r), &o);
+		if (rc == 0 && emit(audit_record_entry(r), &o) != 0)
+			rc = o.rc;
 		audit_record_free(r);
 	}
-	finish(&o);
 	free(seqs);
 	cli_audit_close(&log);
-	if (rc != 0) {
+	if (rc != 0 && o.rc == 0)
 		cli_error("%s", accord_error_msg(&e));
-		return rc == ACCORD_EINVAL ? EXIT_USAGE : 1;
-	}
-	return 0;
+	c = finish(&o, rc == 0);
+	return rc == ACCORD_EINVAL && o.rc == 0 ? EXIT_USAGE : c;
 }

@@ -169,6 +169,37 @@ const audit_entry *audit_record_entry(const audit_record *r);
 const uint8_t *audit_record_bytes(const audit_record *r, size_t *len);
 void audit_record_free(audit_record *r);
 
+/* ---- the forms a DPO's tools read ---------------------------------------- */
+
+typedef struct json_t json_t;
+
+/* time_ms as RFC 3339 in UTC with milliseconds ("2026-09-21T10:13:20.000Z"),
+ * or in decimal when the calendar cannot show it. */
+void audit_time_format(int64_t ms, char out[static 32]);
+
+/*
+ * en as the JSON object `accord audit list --json`, `show --json` and
+ * `export --format jsonl` print: a key for every member, null when absent;
+ * times as audit_time_format, hashes in lower-case hex, event and outcome
+ * by name. A new value (json_decref it), NULL only when out of memory.
+ *
+ * Nothing is left out. Text that is not UTF-8 (an entry written before the
+ * receiver refused such envelope strings may hold some) is written as
+ * record_utf8_escape writes it, each stray byte as \xNN, and its exact
+ * bytes go into the last member, "not_utf8": an object from the member's
+ * name ("from", "reason", "disclosed[2]") to those bytes in lower-case hex;
+ * null when every text is UTF-8. Only "not_utf8" tells an escape from text
+ * that holds a backslash.
+ */
+json_t *audit_entry_json(const audit_entry *en);
+
+/* The CSV export (RFC 4180): the header line, and en's row, the JSON form
+ * flattened: lists joined with ';', "not_utf8" as "from=ff;reason=c3",
+ * nulls empty. The row is written whole or not at all: 0, ACCORD_ENOMEM,
+ * or ACCORD_EIO when f reports an error. */
+int audit_csv_header(FILE *f) ACCORD_MUST_CHECK;
+int audit_entry_csv(FILE *f, const audit_entry *en) ACCORD_MUST_CHECK;
+
 /* What audit_iterate passes; every set member must match. */
 typedef struct audit_filter {
 	int64_t since_ms, until_ms;  /* time_ms in [since, until); 0: open */

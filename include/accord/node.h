@@ -84,6 +84,15 @@ void node_receive(node *n, const uint8_t spki[CRYPTO_SHA256_LEN], const void *bo
 		  size_t len, node_reply_fn fn, void *arg);
 
 /*
+ * The refusal of a POST /v1/envelopes (batch false) or /v1/deliveries
+ * body of len bytes, over the node's limit cap, without reading it:
+ * audited REFUSED with what is known (the partner by its TLS key spki, the
+ * size) and answered 413; or 403/503 as node_receive would answer before.
+ */
+void node_receive_too_big(node *n, const uint8_t spki[CRYPTO_SHA256_LEN], bool batch,
+			  size_t len, size_t cap, node_reply_fn fn, void *arg);
+
+/*
  * The peer API's POST /v1/deliveries: a Delivery of envelopes from one
  * partner (envelope.proto), each checked, audited and answered as
  * node_receive would, all in the loop turn's one commit, their receipts

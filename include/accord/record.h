@@ -133,6 +133,33 @@ int record_check(const record_selection *s, const ProtobufCMessage *m,
 		 accord_error *e) ACCORD_MUST_CHECK;
 
 /*
+ * Text. Whether n bytes of s are UTF-8 without NUL, overlong forms or
+ * surrogates: what a JSON string and a proto3 string may hold. protobuf-c
+ * does not check this when it unpacks; record_check does for a record.
+ */
+bool record_utf8_ok(const char *s, size_t n);
+
+/*
+ * n bytes of s as text that is always UTF-8: its characters as they are,
+ * every byte that starts none (NUL, a stray continuation byte, an overlong
+ * form, a surrogate, a sequence cut short) as the four characters \xNN in
+ * lower-case hex. A backslash in s stays as it is, so only record_utf8_ok
+ * tells whether the result is s itself. Writes into out (size bytes, the
+ * NUL included; out may be NULL when size is 0), cut short before a
+ * character or escape that would not fit, and returns the length of the
+ * whole result without the NUL, as snprintf does.
+ */
+size_t record_utf8_escape(const char *s, size_t n, char *out, size_t size);
+
+/*
+ * The first string field of m whose text is not UTF-8, and that text in
+ * *text; NULL when there is none. Only m's own fields (a repeated one
+ * element by element), not those of messages under it: for messages that
+ * record_check does not read, such as an Envelope.
+ */
+const ProtobufCFieldDescriptor *record_bad_text(const ProtobufCMessage *m, const char **text);
+
+/*
  * JSON. A record's JSON is one object whose keys are the field names of
  * the .proto. Strings are JSON strings; bytes are base64 strings; bools are
  * true/false; enums are their value names ("PRIORITY"), never numbers;

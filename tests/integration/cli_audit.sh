@@ -57,6 +57,28 @@ run 0 $A audit export --data "$D" --format jsonl --event received
 [ "$(grep -c '"event":"RECEIVED"' "$T/out")" = 20 ]
 ok "export jsonl, one object a line" $?
 
+# An old log may hold text that is not UTF-8: every reader writes it,
+# escaped, with its bytes in hex; none leaves the entry out.
+O=$T/old-text
+run 0 $A audit append --data "$O" --event REFUSED --from "$(printf '\377')" --to council \
+	--reason "$(printf 'sender \303 is not police')" && run 0 $A audit append --data "$O" --count 2
+ok "append an entry holding bytes that are not UTF-8, and two more" $?
+run 0 $A audit list --data "$O" --json && [ "$(grep -c '"sequence":' "$T/out")" -eq 3 ] &&
+	has '"from": "\\xff"' && has '"reason": "sender \\xc3 is not police"' &&
+	has '"from": "ff"' && has '"reason": "73656e64657220c3206973206e6f7420706f6c696365"'
+ok "list --json holds all three, escaped, the bytes under not_utf8" $?
+run 0 $A audit export --data "$O" --format jsonl && [ "$(wc -l <"$T/out")" -eq 3 ] &&
+	[ "$(grep -c '^{"sequence":[0-9]' "$T/out")" -eq 3 ]
+ok "export jsonl: three lines, one entry each" $?
+run 0 $A audit export --data "$O" --format csv && [ "$(wc -l <"$T/out")" -eq 4 ] &&
+	has ',\xff,council,' && has ',from=ff;reason=73656e64657220c3206973206e6f7420706f6c696365'
+ok "export csv: a header and three rows, the bytes in the last column" $?
+run 0 $A audit show --data "$O" 0 && has 'from              \xff'
+ok "show writes it too" $?
+$A audit export --data "$O" --format jsonl >/dev/full 2>"$T/out"
+[ $? -eq 1 ] && has "is incomplete"
+ok "an export that cannot be written fails, and says so" $?
+
 run 0 $A audit subject --data "$D" --given-name " amina " --family-name KHAN \
 	--birth-date 1990-02-03 && has "1 entry" && has "police -> council"
 ok "subject finds the person's entries, names normalised" $?

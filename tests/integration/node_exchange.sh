@@ -30,18 +30,6 @@ RULES=$T/rules.yaml partnership police council ngo; ok "a partnership of three, 
 printf 'limits:\n  max_body_bytes: 16384\n' >>"$T/council/accordd.yaml"
 start_node police && start_node council; ok "police and council nodes start" $?
 
-# wait_for NODE PATH TEXT: poll the local API until its answer holds TEXT.
-wait_for() {
-	i=0
-	while [ $i -lt 100 ]; do
-		api "$1" GET "$2" >"$T/out" 2>&1
-		grep -qF -- "$3" "$T/out" && return 0
-		sleep 0.1
-		i=$((i + 1))
-	done
-	echo "waited in vain for: $3" >>"$T/out"
-	return 1
-}
 send() { "$ACCORD" send --config "$T/$1/accordd.yaml" --to "$2" --purpose "$3" --record-type "$4" "$5"; }
 
 # 1. An allowed referral, minimised, delivered, received.

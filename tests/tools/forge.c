@@ -4,6 +4,9 @@
  * have sent: forge [--id HEX] PROTOCOL FROM TO RULE TYPE RECORD.json
  * [wrong-digest] writes the packed Envelope to stdout, with message id HEX
  * (32 hex digits, for an id another envelope already has) or a random one.
+ * --text FIELD HEX (before the arguments) then sets the envelope's string
+ * field FIELD ("sender", "rule_id", ...) to the bytes HEX, whether UTF-8
+ * or not (without NUL: a C string ends there).
  *
  * forge --delivery [--repeat N] ENVELOPE.bin... writes a Delivery of those
  * envelopes, the list N times over (once without --repeat); forge --answer
@@ -90,6 +93,28 @@ static int answer(void)
 	return 0;
 }
 
+/* --text FIELD HEX: set string field FIELD of env to the bytes HEX; the
+ * bytes are malloc'd into *buf. */
+static int set_text(Accord__Envelope__Envelope *env, const char *field, const char *hex,
+		    char **buf)
+{
+	const ProtobufCFieldDescriptor *f =
+		protobuf_c_message_descriptor_get_field_by_name(env->base.descriptor, field);
+	size_t len;
+
+	*buf = malloc(strlen(hex) / 2 + 1);
+	if (!f || f->type != PROTOBUF_C_TYPE_STRING || !*buf ||
+	    crypto_hex_decode(hex, (uint8_t *)*buf, strlen(hex) / 2, &len) != 0 ||
+	    memchr(*buf, 0, len)) {
+		fprintf(stderr, "forge: --text takes a string field of an Envelope and hex "
+			"without 00, not '%s' '%s'\n", field, hex);
+		return 2;
+	}
+	(*buf)[len] = '\0';
+	*(char **)(void *)((char *)env + f->offset) = *buf;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	Accord__Envelope__Envelope env = ACCORD__ENVELOPE__ENVELOPE__INIT;
@@ -99,7 +124,8 @@ int main(int argc, char **argv)
 	const ProtobufCMessageDescriptor *t;
 	ProtobufCMessage *rec;
 	uint8_t id[16], digest[CRYPTO_SHA256_LEN], *rbytes, *out;
-	char *json;
+	char *json, *text = NULL;
+	const char *text_field = NULL, *text_hex = NULL;
 	size_t len, n;
 	bool have_id = false;
 	accord_error e = { 0 };
@@ -117,9 +143,15 @@ int main(int argc, char **argv)
 		argc -= 2;
 		argv += 2;
 	}
+	if (argc > 3 && strcmp(argv[1], "--text") == 0) {
+		text_field = argv[2];
+		text_hex = argv[3];
+		argc -= 3;
+		argv += 3;
+	}
 	if (argc < 7) {
-		fprintf(stderr, "usage: forge [--id HEX] PROTOCOL FROM TO RULE TYPE RECORD.json "
-			"[wrong-digest]\n");
+		fprintf(stderr, "usage: forge [--id HEX] [--text FIELD HEX] PROTOCOL FROM TO "
+			"RULE TYPE RECORD.json [wrong-digest]\n");
 		return 2;
 	}
 	if (protocol_load(argv[1], &p, &d) != 0 || !(r = protocol_rule_find(p, argv[4])) ||
@@ -146,12 +178,15 @@ int main(int argc, char **argv)
 	env.recipient = argv[3];
 	env.record_type = argv[5];
 	env.record = (ProtobufCBinaryData){ n, rbytes };
+	if (text_field && set_text(&env, text_field, text_hex, &text) != 0)
+		return 2;
 	len = accord__envelope__envelope__get_packed_size(&env);
 	out = malloc(len);
 	accord__envelope__envelope__pack(&env, out);
 	if (fwrite(out, 1, len, stdout) != len)
 		return 1;
 	free(out);
+	free(text);
 	free(rbytes);
 	free(json);
 	record_free(rec);

@@ -3,6 +3,7 @@
  * every way a received record is refused. */
 #include <jansson.h>
 
+#include "envelope.pb-c.h"
 #include "helper.h"
 
 #define MAX_FIELDS 8
@@ -320,17 +321,73 @@ static void test_deep_copy(void **state)
 	record_selection_free(s);
 }
 
+/* record_utf8_escape: text as it is, other bytes as \xNN, cut short only
+ * between characters and escapes. */
+static const struct escape_case {
+	const char *name, *in;
+	size_t size;               /* of out; 0: large enough */
+	const char *want;
+	size_t need;
+} escape_cases[] = {
+	{ "escape: UTF-8 text is kept", "police \xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 0,
+	  "police \xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 16 },
+	{ "escape: a lone byte ff", "\xff", 0, "\\xff", 4 },
+	{ "escape: a sequence cut short", "a\xc3", 0, "a\\xc3", 5 },
+	{ "escape: a stray continuation byte", "\x80z", 0, "\\x80z", 5 },
+	{ "escape: an overlong slash", "\xc0\xaf", 0, "\\xc0\\xaf", 8 },
+	{ "escape: a surrogate", "\xed\xa0\x80", 0, "\\xed\\xa0\\x80", 12 },
+	{ "escape: past U+10FFFF", "\xf4\x90\x80\x80", 0, "\\xf4\\x90\\x80\\x80", 16 },
+	{ "escape: a backslash stays", "a\\xff", 0, "a\\xff", 5 },
+	{ "escape: cut before an escape that does not fit", "ab\xff", 5, "ab", 6 },
+	{ "escape: cut before a character that does not fit", "a\xe2\x82\xac", 4, "a", 4 },
+	{ "escape: nothing after the first cut", "\xff" "a", 4, "", 5 },
+};
+
+static void test_escape_case(void **state)
+{
+	const struct escape_case *c = *state;
+	char out[64];
+	size_t size = c->size ? c->size : sizeof out;
+
+	memset(out, 'X', sizeof out);
+	assert_int_equal(record_utf8_escape(c->in, strlen(c->in), out, size), c->need);
+	assert_string_equal(out, c->want);
+	assert_true(record_utf8_ok(out, strlen(out)));
+	assert_int_equal(record_utf8_escape(c->in, strlen(c->in), NULL, 0), c->need);
+}
+
+/* record_bad_text names the first string field of an Envelope that is not
+ * UTF-8, whatever protobuf-c let through. */
+static void test_bad_text(void **state)
+{
+	Accord__Envelope__Envelope env = ACCORD__ENVELOPE__ENVELOPE__INIT;
+	const char *text = NULL;
+	char purpose[] = "reintegration-referral", sender[] = "\xff", recipient[] = "c\xc3";
+
+	assert_null(record_bad_text(&env.base, &text));
+	env.purpose = purpose;
+	assert_null(record_bad_text(&env.base, &text));
+	env.recipient = recipient;
+	env.sender = sender;
+	assert_string_equal(record_bad_text(&env.base, &text)->name, "sender");
+	assert_ptr_equal(text, sender);
+	env.sender = purpose;
+	assert_string_equal(record_bad_text(&env.base, &text)->name, "recipient");
+}
+
 int main(void)
 {
 	static const struct CMUnitTest fixed[] = {
 		cmocka_unit_test(test_unpack_limits),
 		cmocka_unit_test(test_minimise_wrong_type),
 		cmocka_unit_test(test_deep_copy),
+		cmocka_unit_test(test_bad_text),
 	};
 	static const th_table tables[] = {
 		TH_TABLE(min_cases, test_min_case),
 		TH_TABLE(check_cases, test_check_case),
 		TH_TABLE(sel_cases, test_sel_case),
+		TH_TABLE(escape_cases, test_escape_case),
 	};
 
 	return th_run("test_record", fixed, sizeof fixed / sizeof fixed[0], tables,

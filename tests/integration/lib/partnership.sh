@@ -7,6 +7,7 @@
 #   start_node police                 # runs accordd, waits for its socket
 #   stop_node police                  # SIGTERM, waits for the exit
 #   api police GET /v1/status         # the local API via curl
+#   wait_for police /v1/outbox TEXT   # poll it until the answer holds TEXT
 : "${ACCORDD:?set ACCORDD to the accordd binary}"
 
 free_port() {
@@ -98,6 +99,19 @@ verify_logs() {
 api() {
 	curl -sS --max-time 10 --unix-socket "$T/$1/run/accord.sock" -X "$2" \
 		${4:+--data-binary "$4"} "http://localhost$3"
+}
+
+# wait_for NODE PATH TEXT: poll the local API until its answer holds TEXT.
+wait_for() {
+	i=0
+	while [ $i -lt 100 ]; do
+		api "$1" GET "$2" >"$T/out" 2>&1
+		grep -qF -- "$3" "$T/out" && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	echo "waited in vain for: $3" >>"$T/out"
+	return 1
 }
 
 # peer_get FROM TO PATH [curl options]: FROM's client certificate, TO's pinned key.

@@ -1,0 +1,104 @@
+#!/bin/sh
+# Refused receives as a data protection officer finds them: an envelope
+# whose strings are not UTF-8 is refused with a reason before anything in
+# it is echoed, one over the size limit is refused unread, and every
+# refusal is in every audit reader (list, list --json, export jsonl and
+# csv), one entry each.
+. "$(dirname "$0")/lib/tap.sh"
+. "$(dirname "$0")/lib/partnership.sh"
+: "${TOOLS:?set TOOLS to the test tools directory}"
+REF=$SRCDIR/policies/examples/referral.json
+
+partnership police council; ok "a partnership of two, signed by both" $?
+printf 'limits:\n  max_body_bytes: 16384\n' >>"$T/council/accordd.yaml"
+start_node council; ok "the council node starts, taking bodies of 16 KiB at most" $?
+# forge_text FIELD HEX: police's envelope to the council with FIELD set to HEX.
+forge_text() {
+	"$TOOLS/forge" --text "$1" "$2" "$T/protocol.yaml" police council \
+		police-refers-to-council Referral "$REF"
+}
+post() { peer_get police council "$1" --data-binary "@$2" -w ' HTTP %{http_code}'; }
+
+# 1. Strings that are not UTF-8: refused, 422, naming the field.
+forge_text sender ff >"$T/sender.bin"
+run 0 post /v1/envelopes "$T/sender.bin" && has "HTTP 422" &&
+	has "\"error\":\"the envelope's field 'sender' is not UTF-8 text: it holds '\\\\xff'"
+ok "an envelope whose sender is the byte ff: 422, the field named, the byte escaped" $?
+forge_text rule_id 706f6c6963652deda080 >"$T/rule.bin"
+run 0 post /v1/envelopes "$T/rule.bin" && has "HTTP 422" &&
+	has "field 'rule_id' is not UTF-8 text: it holds 'police-\\\\xed\\\\xa0\\\\x80'"
+ok "a rule id holding a surrogate: 422, naming rule_id" $?
+forge_text purpose c3 >"$T/purpose.bin" &&
+	"$TOOLS/forge" --delivery "$T/purpose.bin" "$T/sender.bin" >"$T/delivery.bin" &&
+	peer_get police council /v1/deliveries --data-binary "@$T/delivery.bin" -o "$T/answer.bin" &&
+	"$TOOLS/forge" --answer <"$T/answer.bin" >"$T/out" &&
+	has "0 422 the envelope's field 'purpose' is not UTF-8 text: it holds '\\xc3'" &&
+	has "1 422 the envelope's field 'sender' is not UTF-8 text"
+ok "in a Delivery each is refused on its own, with its reason" $?
+long=$(python3 -c 'print("61" * 2000)')
+forge_text rule_id "$long" >"$T/long.bin"
+run 0 post /v1/envelopes "$T/long.bin" && has "HTTP 403" && has "has no rule 'aaaa"
+ok "a rule id of 2,000 bytes, more than an audit entry holds: 403, the refusal audited" $?
+
+# 1b. An envelope over the size limit: refused unread, and audited.
+python3 -c 'import json, sys
+json.dump({"referral_id": "EP-9", "summary": "x" * 20000}, open(sys.argv[1], "w"))' "$T/big.json"
+"$TOOLS/forge" "$T/protocol.yaml" police council police-refers-to-council Referral "$T/big.json" \
+	>"$T/big.bin"
+big=$(stat -c %s "$T/big.bin")
+run 0 post /v1/envelopes "$T/big.bin" && has "HTTP 413" &&
+	has "\"error\":\"the envelope is $big bytes, over this node's limit of 16384; it was not read\""
+ok "a single envelope of $big bytes: 413 with the reason" $?
+run 0 "$ACCORD" audit export --data "$T/council/data" --format jsonl --event REFUSED &&
+	[ "$(grep "the envelope is $big bytes" "$T/out" | grep '"from":"police"' |
+		grep -c '"peer_key":"[0-9a-f]\{64\}"')" -eq 1 ]
+ok "the council audits it: REFUSED, from police, by its TLS key, with the size" $?
+
+# 2. Each refusal audited, with a reason in UTF-8, and in every reader.
+run 0 "$ACCORD" audit list --data "$T/council/data" --event REFUSED && has "6 entries"
+ok "the council audits the six refusals" $?
+run 0 "$ACCORD" audit export --data "$T/council/data" --format jsonl --event REFUSED &&
+	[ "$(grep -c "field 'sender' is not UTF-8 text" "$T/out")" -eq 2 ] &&
+	[ "$(grep -c '"from":"police"' "$T/out")" -eq 6 ] &&
+	[ "$(grep "field 'purpose'" "$T/out" | grep -c '"purpose":null')" -eq 1 ] &&
+	[ "$(grep "field 'rule_id'" "$T/out" | grep -c '"rule":null')" -eq 1 ]
+ok "each entry is from police, names the field, and keeps none that was not UTF-8" $?
+# entries: the number of entries audit list counts.
+entries() { "$ACCORD" audit list --data "$T/council/data" | sed -n 's/^\([0-9]*\) entr.*/\1/p'; }
+n=$(entries)
+run 0 "$ACCORD" audit list --data "$T/council/data" --json &&
+	[ "$(grep -c '"sequence":' "$T/out")" -eq "$n" ]
+ok "audit list --json holds all $n entries" $?
+run 0 "$ACCORD" audit export --data "$T/council/data" --format jsonl &&
+	[ "$(grep -c '^{"sequence":' "$T/out")" -eq "$n" ] && [ "$(wc -l <"$T/out")" -eq "$n" ]
+ok "audit export --format jsonl: $n lines, one entry each" $?
+run 0 "$ACCORD" audit export --data "$T/council/data" --format csv &&
+	[ "$(grep -c '^[0-9][0-9]*,' "$T/out")" -eq "$n" ] && [ "$(wc -l <"$T/out")" -eq $((n + 1)) ]
+ok "audit export --format csv: a header and $n rows" $?
+
+# 3. The local API: text too long for an id or for the audit is bad input,
+# and a reason cut short inside a character still answers.
+local_post() {
+	curl -sS --max-time 10 --unix-socket "$T/council/run/accord.sock" --data-binary "@$1" \
+		-w ' HTTP %{http_code}' http://localhost/v1/disclosures
+}
+far=$(python3 -c 'print("\u00e9" * 400)') ee=$(printf '\303\251\303\251')
+printf '{"to":"%s","purpose":"case-coordination","record_type":"ReferralReply","record":{}}' \
+	"$far" >"$T/far.json"
+run 0 local_post "$T/far.json" && has "HTTP 422" &&
+	has '"error":"$.to: longer than an id of the protocol (64 bytes at most)"'
+ok "a recipient longer than any id: 422" $?
+printf '{"to":"police","purpose":"case-coordination","record_type":"ReferralReply","record":{},"actor":"%s"}' \
+	"$far$far" >"$T/actor.json"
+run 0 local_post "$T/actor.json" && has "HTTP 422" &&
+	has '"error":"$.actor: longer than the audit keeps (1024 bytes at most)"'
+ok "an actor longer than the audit keeps: 422" $?
+printf '{"x%s":1}' "$far" >"$T/key.json"
+run 0 local_post "$T/key.json" && has "HTTP 422" && has "{\"error\":\"\$.x$ee"
+ok "an unknown key cut inside a character: 422 with the reason" $?
+
+stop_node council; ok "the council node stops" $?
+run 0 "$ACCORD" audit verify --data "$T/council/data" --pub "$(sed -n 's/^    signing_key: "\(.*\)"$/\1/p' "$T/council/lines")"
+ok "the council's audit log verifies" $?
+
+done_testing
