@@ -17,9 +17,12 @@ static const char *outbox_state(int s)
 	return "unknown";
 }
 
-/* The items of a list. */
+_Static_assert(sizeof ((node_page *)NULL)->after == STATE_ID_LEN, "a page starts after an id");
+
+/* The items of a page, and the id of the last one. */
 struct list {
 	json_t *items;
+	uint8_t last[STATE_ID_LEN];
 };
 
 static int list_outbox(const uint8_t id[STATE_ID_LEN], const state_outbox_item *it, void *ctx)
@@ -28,6 +31,7 @@ static int list_outbox(const uint8_t id[STATE_ID_LEN], const state_outbox_item *
 	char hex[2 * STATE_ID_LEN + 1];
 	json_t *o;
 
+	memcpy(l->last, id, STATE_ID_LEN);
 	crypto_hex(id, STATE_ID_LEN, hex);
 	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:s?}", "message_id", hex,
 		      "to", it->recipient, "rule", it->rule_id, "record_type", it->record_type,
@@ -45,6 +49,7 @@ static int list_inbox(const uint8_t id[STATE_ID_LEN], const state_inbox_item *it
 	char hex[2 * STATE_ID_LEN + 1];
 	json_t *o;
 
+	memcpy(l->last, id, STATE_ID_LEN);
 	env = accord__envelope__envelope__unpack(NULL, it->envelope.len, it->envelope.data);
 	if (!env)
 		return 0;
@@ -57,34 +62,68 @@ static int list_inbox(const uint8_t id[STATE_ID_LEN], const state_inbox_item *it
 	return json_array_append_new(l->items, o) == 0 ? 0 : ACCORD_ENOMEM;
 }
 
-json_t *node_outbox_json(node *n)
+/* doc (the counts) with the page's items and, when more remain, "next":
+ * the id to ask for the next page after. NULL when out of memory. */
+static json_t *page_doc(json_t *doc, const struct list *l, bool more)
 {
-	struct list l = { .items = json_array() };
-	state_counts c;
-	bool more;
+	char hex[2 * STATE_ID_LEN + 1];
 
-	if (!l.items || state_count(n->sb, &c, NULL) != 0 ||
-	    state_outbox_page(n->sb, 0, NULL, SIZE_MAX, list_outbox, &l, &more, NULL) != 0) {
-		json_decref(l.items);
+	if (!doc) {
+		json_decref(l->items);
 		return NULL;
 	}
-	return json_pack("{s:I, s:I, s:I, s:I, s:o}", "pending", (json_int_t)c.pending,
-			 "delivered", (json_int_t)c.delivered, "refused", (json_int_t)c.refused,
-			 "paused", (json_int_t)c.paused, "items", l.items);
+	crypto_hex(l->last, STATE_ID_LEN, hex);
+	/* json_object_set_new takes the value even when it fails. */
+	if (json_object_set_new(doc, "items", l->items) != 0 ||
+	    (more && json_object_set_new(doc, "next", json_string(hex)) != 0)) {
+		json_decref(doc);
+		return NULL;
+	}
+	return doc;
 }
 
-json_t *node_inbox_json(node *n)
+/* A page of the outbox or the inbox, with the counts of the whole list. */
+static json_t *list_json(node *n, const node_page *pg, bool outbox, int *status)
 {
 	struct list l = { .items = json_array() };
+	const uint8_t *after = pg->has_after ? pg->after : NULL;
+	accord_error e = { 0 };
 	state_counts c;
-	bool more;
+	bool more = false;
+	int rc;
 
-	if (!l.items || state_count(n->sb, &c, NULL) != 0 ||
-	    state_inbox_page(n->sb, false, NULL, SIZE_MAX, list_inbox, &l, &more, NULL) != 0) {
-		json_decref(l.items);
+	*status = 200;
+	if (!l.items)
 		return NULL;
+	rc = state_count(n->sb, &c, &e);
+	if (rc == 0 && outbox)
+		rc = state_outbox_page(n->sb, pg->state, after, pg->limit, list_outbox, &l, &more,
+				       &e);
+	else if (rc == 0)
+		rc = state_inbox_page(n->sb, pg->unacked, after, pg->limit, list_inbox, &l, &more,
+				      &e);
+	if (rc != 0) {
+		json_decref(l.items);
+		*status = 500;
+		return json_pack("{s:s}", "error", e.msg[0] ? e.msg : "the node's state could "
+				 "not be read");
 	}
-	return json_pack("{s:I, s:o}", "unacknowledged", (json_int_t)c.unacked, "items", l.items);
+	return page_doc(outbox ? json_pack("{s:I, s:I, s:I, s:I}", "pending",
+					   (json_int_t)c.pending, "delivered",
+					   (json_int_t)c.delivered, "refused",
+					   (json_int_t)c.refused, "paused", (json_int_t)c.paused) :
+				 json_pack("{s:I}", "unacknowledged", (json_int_t)c.unacked),
+			&l, more);
+}
+
+json_t *node_outbox_json(node *n, const node_page *pg, int *status)
+{
+	return list_json(n, pg, true, status);
+}
+
+json_t *node_inbox_json(node *n, const node_page *pg, int *status)
+{
+	return list_json(n, pg, false, status);
 }
 
 static bool parse_id(const char *hex, uint8_t id[STATE_ID_LEN])

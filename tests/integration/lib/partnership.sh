@@ -7,6 +7,7 @@
 #   start_node police                 # runs accordd, waits for its socket
 #   stop_node police                  # SIGTERM, waits for the exit
 #   api police GET /v1/status         # the local API via curl
+#   pages council '/v1/inbox?limit=50' # every page of a list, a line each
 : "${ACCORDD:?set ACCORDD to the accordd binary}"
 
 free_port() {
@@ -88,6 +89,23 @@ trap 'stop_all; rm -rf "$T"' EXIT INT TERM
 api() {
 	curl -sS --max-time 10 --unix-socket "$T/$1/run/accord.sock" -X "$2" \
 		${4:+--data-binary "$4"} "http://localhost$3"
+}
+
+# pages NODE PATH: every page of the list at PATH (a path with a query:
+# "&after=ID" is added from the second page on), following each page's
+# "next"; one line of JSON a page. Fails after 1,000 pages.
+pages() {
+	after=
+	i=0
+	while [ $i -lt 1000 ]; do
+		api "$1" GET "$2${after:+&after=$after}" >"$T/page.json" || return 1
+		cat "$T/page.json" && echo
+		# The answer is compact JSON, and items have no "next".
+		after=$(sed -n 's/.*"next":"\([0-9a-f]*\)".*/\1/p' "$T/page.json")
+		[ -n "$after" ] || return 0
+		i=$((i + 1))
+	done
+	return 1
 }
 
 # peer_get FROM TO PATH [curl options]: FROM's client certificate, TO's pinned key.
