@@ -1,10 +1,10 @@
 #!/bin/sh
 # The lists of the local API, a page at a time: 300 referrals in the
-# council's inbox read 7 at a time, each id once and in order, "next" on
-# every page but the last; only those not acknowledged with unacked=true;
-# the counts of /v1/status and /metrics equal to what the pages held;
-# police's outbox by state; 422 for every bad parameter, naming it and
-# what it takes.
+# council's inbox read 7 at a time through the API and through the CLI,
+# each id once and in order, "next" on every page but the last; only those
+# not acknowledged with unacked=true; the counts of /v1/status and /metrics
+# equal to what the pages held; police's outbox by state; 422 for every bad
+# parameter, naming it and what it takes.
 . "$(dirname "$0")/lib/tap.sh"
 . "$(dirname "$0")/lib/partnership.sh"
 REF=$SRCDIR/policies/examples/referral.json
@@ -84,7 +84,36 @@ pages council '/v1/inbox?limit=7' >"$T/api.jsonl" && check "$T/api.jsonl" "$T/se
 ok "GET /v1/inbox?limit=7, page after page: every id once, in order, no next at the end" $?
 [ "$(wc -l <"$T/api.jsonl")" -eq $(((N + 6) / 7)) ]; ok "in $(((N + 6) / 7)) pages" $?
 
-# 2. Acknowledge every tenth; unacked=true lists the others.
+# 2. The same through the CLI: each page's last line on stderr gives the
+# command for the next.
+# The pages go to $T/cli.jsonl, a line each, as pages writes them.
+cli_pages() {
+	rm -rf "$T/cli" && mkdir "$T/cli" || return 1
+	set -- "$@" --limit 7
+	after=
+	i=100
+	while [ $i -lt 200 ]; do
+		"$ACCORD" inbox list --config "$T/council/accordd.yaml" "$@" ${after:+--after "$after"} \
+			>"$T/cli/$i.json" 2>"$T/hint" || return 1
+		if [ ! -s "$T/hint" ]; then
+			python3 -c 'import json, sys
+for f in sys.argv[1:]:
+    print(json.dumps(json.load(open(f))))' "$T"/cli/*.json >"$T/cli.jsonl"
+			return
+		fi
+		grep -q "^next page: accord inbox list --config $T/council/accordd.yaml $* --after [0-9a-f]*\$" \
+			"$T/hint" || { cat "$T/hint" >"$T/out"; return 1; }
+		after=$(sed -n 's/.* --after //p' "$T/hint")
+		i=$((i + 1))
+	done
+	return 1
+}
+cli_pages && check "$T/cli.jsonl" "$T/sent" 7 && python3 -c 'import json, sys
+sys.exit([json.loads(l) for l in open(sys.argv[1])] != [json.loads(l) for l in open(sys.argv[2])])' \
+	"$T/cli.jsonl" "$T/api.jsonl"
+ok "accord inbox list --limit 7, following its 'next page' line: the same pages" $?
+
+# 3. Acknowledge every tenth; unacked=true lists the others.
 awk 'NR % 10 == 1' "$T/sent" >"$T/acked"
 grep -vxF -f "$T/acked" "$T/sent" >"$T/unacked"
 while read -r id; do
@@ -94,6 +123,8 @@ done <"$T/acked" >"$T/out"
 pages council '/v1/inbox?unacked=true&limit=7' >"$T/unacked.jsonl" &&
 	check "$T/unacked.jsonl" "$T/unacked" 7
 ok "GET /v1/inbox?unacked=true&limit=7: exactly those not acknowledged, each once" $?
+cli_pages --unacked && check "$T/cli.jsonl" "$T/unacked" 7
+ok "accord inbox list --unacked --limit 7: the same" $?
 U=$(wc -l <"$T/unacked")
 status_is council "d['inbox'] == {'items': $N, 'unacknowledged': $U}" &&
 	python3 -c 'import json, sys
@@ -103,7 +134,7 @@ ok "/v1/status and every page count $N items, $U not acknowledged" $?
 run 0 api council GET /metrics && has "accord_inbox_unacknowledged $U"
 ok "/metrics counts $U not acknowledged" $?
 
-# 3. Police's outbox by state.
+# 4. Police's outbox by state.
 pages police '/v1/outbox?state=delivered&limit=7' >"$T/delivered.jsonl" &&
 	check "$T/delivered.jsonl" "$T/sent" 7
 ok "GET /v1/outbox?state=delivered&limit=7: every referral once, in order" $?
@@ -114,7 +145,12 @@ run 0 api police GET '/v1/outbox?state=pending' && has '"pending":0,"delivered":
 ok "GET /v1/outbox?state=pending: none, and no next" $?
 status_is police "d['outbox'] == {'pending': 0, 'delivered': $N, 'refused': 0, 'paused': 0}"
 ok "/v1/status counts the $N delivered the pages held" $?
-# 4. Bad parameters: 422, naming the parameter and what it takes.
+run 0 "$ACCORD" outbox --config "$T/police/accordd.yaml" --state delivered --limit 1 &&
+	grep -q "^next page: accord outbox --config $T/police/accordd.yaml --state delivered --limit 1 --after $(head -n 1 "$T/sent")\$" \
+		"$T/out"
+ok "accord outbox --state delivered --limit 1 gives the command for the next page" $?
+
+# 5. Bad parameters: 422, naming the parameter and what it takes.
 refused() {
 	code=$(curl -sS --max-time 10 --unix-socket "$T/council/run/accord.sock" -o "$T/out" \
 		-w '%{http_code}' "http://localhost$1")
@@ -140,5 +176,11 @@ refused '/v1/inbox?state=pending' "unknown parameter 'state': GET /v1/inbox take
 ok "state= on the inbox: 422" $?
 refused '/v1/inbox?limit=5&limit=6' "limit is given twice"; ok "limit twice: 422" $?
 refused '/v1/inbox?limit' "the query string is malformed"; ok "a parameter without a value: 422" $?
+run 1 "$ACCORD" inbox list --config "$T/council/accordd.yaml" --limit 0 && has "(422): $L"
+ok "accord inbox list --limit 0: the node's reason, exit 1" $?
+run 0 "$ACCORD" inbox --help && has "inbox list [--unacked] [--limit N] [--after ID]" &&
+	has "outbox [--state S] [--limit N] [--after ID]"
+ok "accord inbox --help shows the list options" $?
+
 stop_node police && stop_node council; ok "both nodes stop" $?
 done_testing
