@@ -1,10 +1,15 @@
 /* local.c - the local API on a Unix socket: HTTP and JSON. */
+#include <sys/queue.h>
+
 #include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 #include <unistd.h>
 
+#include "accord/crypto.h"
 #include "accord/local.h"
 #include "httputil.h"
+#include "state.pb-c.h"
 
 struct local {
 	node *n;
@@ -47,6 +52,118 @@ static void get_metrics(local *l, struct evhttp_request *req)
 	free(text);
 }
 
+static int refuse(char *why, size_t size, const char *fmt, ...) ACCORD_PRINTF(3, 4);
+static int refuse(char *why, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, size, fmt, ap);
+	va_end(ap);
+	return ACCORD_EINVAL;
+}
+
+/* The parameters of the lists' queries; state is the outbox's, unacked
+ * the inbox's. */
+enum { P_LIMIT, P_AFTER, P_STATE, P_UNACKED, P_N };
+static const char *const param_name[P_N] = { "limit", "after", "state", "unacked" };
+
+/* The value of state=, one of state.proto's OutboxItem.State names in
+ * lower case; 0 when it is none. */
+static int outbox_state_value(const char *val)
+{
+	char upper[16];
+	size_t i;
+	const ProtobufCEnumValue *ev;
+
+	for (i = 0; val[i] && i + 1 < sizeof upper; i++)
+		upper[i] = (char)(val[i] >= 'a' && val[i] <= 'z' ? val[i] - 'a' + 'A' : val[i]);
+	upper[i] = '\0';
+	ev = val[i] ? NULL : protobuf_c_enum_descriptor_get_value_by_name(
+		&accord__state__outbox_item__state__descriptor, upper);
+	return ev ? ev->value : 0;
+}
+
+/* One parameter of a list's query; `seen` has a bit for each one given. */
+static int page_param(const char *key, const char *val, bool outbox, node_page *pg,
+		      unsigned *seen, char *why, size_t size)
+{
+	size_t n = strlen(val), got;
+	int p;
+
+	for (p = 0; p < P_N && strcmp(key, param_name[p]) != 0; p++)
+		;
+	if (p == P_N || p == (outbox ? P_UNACKED : P_STATE))
+		return refuse(why, size, "unknown parameter '%.40s': GET %s takes limit, after "
+			      "and %s", key, outbox ? "/v1/outbox" : "/v1/inbox",
+			      outbox ? "state" : "unacked");
+	if (*seen & 1u << p)
+		return refuse(why, size, "%s is given twice", key);
+	*seen |= 1u << p;
+	switch (p) {
+	case P_LIMIT:
+		if (n == 0 || n > 4 || strspn(val, "0123456789") != n ||
+		    (pg->limit = strtoul(val, NULL, 10)) < 1 || pg->limit > NODE_PAGE_MAX)
+			return refuse(why, size, "limit must be a whole number from 1 to %d, "
+				      "not '%.40s'", NODE_PAGE_MAX, val);
+		return 0;
+	case P_AFTER:
+		pg->has_after = true;
+		if (n != 2 * sizeof pg->after ||
+		    crypto_hex_decode(val, pg->after, sizeof pg->after, &got) != 0)
+			return refuse(why, size, "after must be a message id (%zu hex digits), "
+				      "not '%.40s'", 2 * sizeof pg->after, val);
+		return 0;
+	case P_STATE:
+		pg->state = outbox_state_value(val);
+		if (pg->state == ACCORD__STATE__OUTBOX_ITEM__STATE__STATE_UNSPECIFIED)
+			return refuse(why, size, "state must be pending, delivered, refused or "
+				      "paused, not '%.40s'", val);
+		return 0;
+	default:
+		if (strcmp(val, "true") != 0 && strcmp(val, "false") != 0)
+			return refuse(why, size, "unacked must be true or false, not '%.40s'", val);
+		pg->unacked = val[0] == 't';
+		return 0;
+	}
+}
+
+int local_page_query(const char *query, bool outbox, node_page *pg, char *why, size_t size)
+{
+	struct evkeyvalq q;
+	const struct evkeyval *kv;
+	unsigned seen = 0;
+	int rc = 0;
+
+	*pg = (node_page){ .limit = NODE_PAGE_DEFAULT };
+	if (!query)
+		return 0;
+	if (evhttp_parse_query_str(query, &q) != 0)
+		return refuse(why, size, "the query string is malformed: use NAME=VALUE "
+			      "pairs joined by '&'");
+	TAILQ_FOREACH(kv, &q, next)
+		if ((rc = page_param(kv->key, kv->value, outbox, pg, &seen, why, size)) != 0)
+			break;
+	evhttp_clear_headers(&q);
+	return rc;
+}
+
+static void get_list(local *l, struct evhttp_request *req, bool outbox)
+{
+	const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+	char why[200];
+	node_page pg;
+	int status;
+	json_t *doc;
+
+	if (local_page_query(query, outbox, &pg, why, sizeof why) != 0) {
+		http_reply_error(req, 422, "%s", why);
+		return;
+	}
+	doc = outbox ? node_outbox_json(l->n, &pg, &status) : node_inbox_json(l->n, &pg, &status);
+	reply_doc(req, status, doc);
+}
+
 /* /v1/inbox/{id} and /v1/inbox/{id}/ack */
 static void inbox_item(local *l, struct evhttp_request *req, const char *rest, bool post)
 {
@@ -87,9 +204,9 @@ static void route(struct evhttp_request *req, void *arg)
 	else if (strcmp(path, "/v1/status") == 0 && get)
 		reply_doc(req, 200, node_status_json(l->n));
 	else if (strcmp(path, "/v1/outbox") == 0 && get)
-		reply_doc(req, 200, node_outbox_json(l->n));
+		get_list(l, req, true);
 	else if (strcmp(path, "/v1/inbox") == 0 && get)
-		reply_doc(req, 200, node_inbox_json(l->n));
+		get_list(l, req, false);
 	else if (strncmp(path, "/v1/inbox/", 10) == 0)
 		inbox_item(l, req, path + 10, post);
 	else if (strcmp(path, "/metrics") == 0 && get)

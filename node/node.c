@@ -251,6 +251,9 @@ static int open_store(node *n, accord_error *e)
 		rc = audit_open(n->st, &n->au, e);
 	if (rc == 0)
 		rc = state_open(n->st, &n->sb, e);
+	if (rc == 0 && state_reindexed(n->sb) > 0)
+		node_log(n, "built the outbox and inbox indexes this store lacked, from its "
+			 "%zu items", state_reindexed(n->sb));
 	if (rc == 0)
 		rc = witness_open(n->st, &n->wit, e);
 	if (rc == 0)

@@ -17,24 +17,21 @@ static const char *outbox_state(int s)
 	return "unknown";
 }
 
-struct counts {
-	json_t *list;
-	size_t pending, delivered, refused, paused, unacked, total;
+_Static_assert(sizeof ((node_page *)NULL)->after == STATE_ID_LEN, "a page starts after an id");
+
+/* The items of a page, and the id of the last one. */
+struct list {
+	json_t *items;
+	uint8_t last[STATE_ID_LEN];
 };
 
-static int count_outbox(const uint8_t id[STATE_ID_LEN], const state_outbox_item *it, void *ctx)
+static int list_outbox(const uint8_t id[STATE_ID_LEN], const state_outbox_item *it, void *ctx)
 {
-	struct counts *c = ctx;
+	struct list *l = ctx;
 	char hex[2 * STATE_ID_LEN + 1];
 	json_t *o;
 
-	c->total++;
-	c->pending += it->state == ACCORD__STATE__OUTBOX_ITEM__STATE__PENDING;
-	c->delivered += it->state == ACCORD__STATE__OUTBOX_ITEM__STATE__DELIVERED;
-	c->refused += it->state == ACCORD__STATE__OUTBOX_ITEM__STATE__REFUSED;
-	c->paused += it->state == ACCORD__STATE__OUTBOX_ITEM__STATE__PAUSED;
-	if (!c->list)
-		return 0;
+	memcpy(l->last, id, STATE_ID_LEN);
 	crypto_hex(id, STATE_ID_LEN, hex);
 	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:s?}", "message_id", hex,
 		      "to", it->recipient, "rule", it->rule_id, "record_type", it->record_type,
@@ -42,21 +39,17 @@ static int count_outbox(const uint8_t id[STATE_ID_LEN], const state_outbox_item 
 		      "created_ms", (json_int_t)it->created_ms,
 		      "next_attempt_ms", (json_int_t)it->next_attempt_ms,
 		      "last_error", it->last_error && *it->last_error ? it->last_error : NULL);
-	return json_array_append_new(c->list, o) == 0 ? 0 : ACCORD_ENOMEM;
+	return json_array_append_new(l->items, o) == 0 ? 0 : ACCORD_ENOMEM;
 }
 
-static int count_inbox(const uint8_t id[STATE_ID_LEN], const state_inbox_item *it, void *ctx)
+static int list_inbox(const uint8_t id[STATE_ID_LEN], const state_inbox_item *it, void *ctx)
 {
-	struct counts *c = ctx;
+	struct list *l = ctx;
 	Accord__Envelope__Envelope *env;
 	char hex[2 * STATE_ID_LEN + 1];
 	json_t *o;
-	int rc;
 
-	c->total++;
-	c->unacked += !it->acked;
-	if (!c->list)
-		return 0;
+	memcpy(l->last, id, STATE_ID_LEN);
 	env = accord__envelope__envelope__unpack(NULL, it->envelope.len, it->envelope.data);
 	if (!env)
 		return 0;
@@ -66,32 +59,71 @@ static int count_inbox(const uint8_t id[STATE_ID_LEN], const state_inbox_item *i
 		      "record_type", env->record_type, "received_ms", (json_int_t)it->received_ms,
 		      "acked", it->acked);
 	protobuf_c_message_free_unpacked(&env->base, NULL);
-	rc = json_array_append_new(c->list, o) == 0 ? 0 : ACCORD_ENOMEM;
-	return rc;
+	return json_array_append_new(l->items, o) == 0 ? 0 : ACCORD_ENOMEM;
 }
 
-json_t *node_outbox_json(node *n)
+/* doc (the counts) with the page's items and, when more remain, "next":
+ * the id to ask for the next page after. NULL when out of memory. */
+static json_t *page_doc(json_t *doc, const struct list *l, bool more)
 {
-	struct counts c = { .list = json_array() };
+	char hex[2 * STATE_ID_LEN + 1];
 
-	if (!c.list || state_outbox_each(n->sb, count_outbox, &c, NULL) != 0) {
-		json_decref(c.list);
+	if (!doc) {
+		json_decref(l->items);
 		return NULL;
 	}
-	return json_pack("{s:I, s:I, s:I, s:I, s:o}", "pending", (json_int_t)c.pending,
-			 "delivered", (json_int_t)c.delivered, "refused", (json_int_t)c.refused,
-			 "paused", (json_int_t)c.paused, "items", c.list);
+	crypto_hex(l->last, STATE_ID_LEN, hex);
+	/* json_object_set_new takes the value even when it fails. */
+	if (json_object_set_new(doc, "items", l->items) != 0 ||
+	    (more && json_object_set_new(doc, "next", json_string(hex)) != 0)) {
+		json_decref(doc);
+		return NULL;
+	}
+	return doc;
 }
 
-json_t *node_inbox_json(node *n)
+/* A page of the outbox or the inbox, with the counts of the whole list. */
+static json_t *list_json(node *n, const node_page *pg, bool outbox, int *status)
 {
-	struct counts c = { .list = json_array() };
+	struct list l = { .items = json_array() };
+	const uint8_t *after = pg->has_after ? pg->after : NULL;
+	accord_error e = { 0 };
+	state_counts c;
+	bool more = false;
+	int rc;
 
-	if (!c.list || state_inbox_each(n->sb, count_inbox, &c, NULL) != 0) {
-		json_decref(c.list);
+	*status = 200;
+	if (!l.items)
 		return NULL;
+	rc = state_count(n->sb, &c, &e);
+	if (rc == 0 && outbox)
+		rc = state_outbox_page(n->sb, pg->state, after, pg->limit, list_outbox, &l, &more,
+				       &e);
+	else if (rc == 0)
+		rc = state_inbox_page(n->sb, pg->unacked, after, pg->limit, list_inbox, &l, &more,
+				      &e);
+	if (rc != 0) {
+		json_decref(l.items);
+		*status = 500;
+		return json_pack("{s:s}", "error", e.msg[0] ? e.msg : "the node's state could "
+				 "not be read");
 	}
-	return json_pack("{s:I, s:o}", "unacknowledged", (json_int_t)c.unacked, "items", c.list);
+	return page_doc(outbox ? json_pack("{s:I, s:I, s:I, s:I}", "pending",
+					   (json_int_t)c.pending, "delivered",
+					   (json_int_t)c.delivered, "refused",
+					   (json_int_t)c.refused, "paused", (json_int_t)c.paused) :
+				 json_pack("{s:I}", "unacknowledged", (json_int_t)c.unacked),
+			&l, more);
+}
+
+json_t *node_outbox_json(node *n, const node_page *pg, int *status)
+{
+	return list_json(n, pg, true, status);
+}
+
+json_t *node_inbox_json(node *n, const node_page *pg, int *status)
+{
+	return list_json(n, pg, false, status);
 }
 
 static bool parse_id(const char *hex, uint8_t id[STATE_ID_LEN])
@@ -179,13 +211,11 @@ static int witness_entry(const char *partner, const witness_checkpoint *c, void 
 				   (json_int_t)c->size, "root", root)) == 0 ? 0 : ACCORD_ENOMEM;
 }
 
-/* Count the outbox and inbox, and the audit's size. */
-static int tally(node *n, struct counts *ob, struct counts *ib, uint64_t *size)
+/* Count the outbox and inbox, and the audit's size: no item is read. */
+static int tally(node *n, state_counts *c, uint64_t *size)
 {
-	int rc = state_outbox_each(n->sb, count_outbox, ob, NULL);
+	int rc = state_count(n->sb, c, NULL);
 
-	if (rc == 0)
-		rc = state_inbox_each(n->sb, count_inbox, ib, NULL);
 	if (rc == 0)
 		rc = audit_size(n->au, size, NULL);
 	return rc;
@@ -194,7 +224,7 @@ static int tally(node *n, struct counts *ob, struct counts *ib, uint64_t *size)
 json_t *node_status_json(node *n)
 {
 	const protocol *p = node_protocol(n);
-	struct counts ob = { 0 }, ib = { 0 };
+	state_counts c = { 0 };
 	json_t *doc = json_pack("{s:s}", "partner", n->cf.partner), *held = json_object();
 	char digest[2 * CRYPTO_SHA256_LEN + 1], review[11];
 	uint64_t size = 0;
@@ -216,16 +246,16 @@ json_t *node_status_json(node *n)
 	}
 	json_object_set_new(doc, "in_force", json_boolean(p != NULL));
 	json_object_set_new(doc, "sharing", json_boolean(p && !n->broken));
-	if (tally(n, &ob, &ib, &size) != 0 ||
+	if (tally(n, &c, &size) != 0 ||
 	    witness_list(n->wit, witness_entry, held, NULL) != 0)
 		json_object_set_new(doc, "error", json_string("the node's store could not "
 				    "be read in full"));
 	json_object_set_new(doc, "audit_size", json_integer((json_int_t)size));
 	json_object_set_new(doc, "outbox", json_pack("{s:I, s:I, s:I, s:I}",
-		"pending", (json_int_t)ob.pending, "delivered", (json_int_t)ob.delivered,
-		"refused", (json_int_t)ob.refused, "paused", (json_int_t)ob.paused));
+		"pending", (json_int_t)c.pending, "delivered", (json_int_t)c.delivered,
+		"refused", (json_int_t)c.refused, "paused", (json_int_t)c.paused));
 	json_object_set_new(doc, "inbox", json_pack("{s:I, s:I}", "items",
-		(json_int_t)ib.total, "unacknowledged", (json_int_t)ib.unacked));
+		(json_int_t)c.inbox, "unacknowledged", (json_int_t)c.unacked));
 	json_object_set_new(doc, "checkpoints_held", held);
 	return doc;
 }
@@ -288,7 +318,7 @@ static void metrics_series(const struct metrics *m, FILE *f)
 
 char *node_metrics_text(node *n)
 {
-	struct counts ob = { 0 }, ib = { 0 };
+	state_counts c = { 0 };
 	uint64_t size = 0;
 	char *out = NULL;
 	size_t len = 0;
@@ -296,7 +326,7 @@ char *node_metrics_text(node *n)
 
 	if (!f)
 		return NULL;
-	if (tally(n, &ob, &ib, &size) != 0) {
+	if (tally(n, &c, &size) != 0) {
 		fclose(f);
 		free(out);
 		return NULL;
@@ -323,8 +353,8 @@ char *node_metrics_text(node *n)
 		"# TYPE accord_protocol_in_force gauge\naccord_protocol_in_force %d\n",
 		(unsigned long long)n->m.disclosed, (unsigned long long)n->m.refused,
 		(unsigned long long)n->m.received, (unsigned long long)n->m.delivered,
-		(unsigned long long)n->m.delivery_failures, ob.pending, ob.delivered,
-		ob.refused, ob.paused, ib.unacked, (unsigned long long)size,
+		(unsigned long long)n->m.delivery_failures, c.pending, c.delivered,
+		c.refused, c.paused, c.unacked, (unsigned long long)size,
 		node_protocol(n) != NULL);
 	metrics_series(&n->m, f);
 	if (fclose(f) != 0) {

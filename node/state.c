@@ -3,11 +3,39 @@
 
 #define STATE_ITEM_MAX ((size_t)1 << 20)
 
+/* The indexes: each maps the ids of the items it holds to nothing, and is
+ * written in the same transaction as the item, so that its size is a count
+ * and a walk over it reads only the items it names. */
+enum { IX_PENDING, IX_DELIVERED, IX_REFUSED, IX_PAUSED, IX_UNACKED, IX_N };
+
+static const char *const index_name[IX_N] = {
+	[IX_PENDING] = "outbox_pending",
+	[IX_DELIVERED] = "outbox_delivered",
+	[IX_REFUSED] = "outbox_refused",
+	[IX_PAUSED] = "outbox_paused",
+	[IX_UNACKED] = "inbox_unacked",
+};
+
 struct state {
 	store *st;
 	MDB_dbi outbox, inbox, cases;
-	MDB_dbi pending;      /* ids of the outbox items still PENDING */
+	MDB_dbi ix[IX_N];
+	size_t reindexed;     /* items read at open to build missing indexes */
 };
+
+/* The index of the outbox items in state st, or -1 (no index keeps it). */
+static int outbox_ix(int st)
+{
+	switch (st) {
+	case ACCORD__STATE__OUTBOX_ITEM__STATE__PENDING: return IX_PENDING;
+	case ACCORD__STATE__OUTBOX_ITEM__STATE__DELIVERED: return IX_DELIVERED;
+	case ACCORD__STATE__OUTBOX_ITEM__STATE__REFUSED: return IX_REFUSED;
+	case ACCORD__STATE__OUTBOX_ITEM__STATE__PAUSED: return IX_PAUSED;
+	}
+	return -1;
+}
+
+static int open_indexes(state *s, accord_error *e);
 
 int state_open(store *st, state **out, accord_error *e)
 {
@@ -23,13 +51,18 @@ int state_open(store *st, state **out, accord_error *e)
 	if (rc == 0)
 		rc = store_db(st, "cases", 0, &s->cases, e);
 	if (rc == 0)
-		rc = store_db(st, "outbox_pending", 0, &s->pending, e);
+		rc = open_indexes(s, e);
 	if (rc != 0) {
 		free(s);
 		return rc;
 	}
 	*out = s;
 	return 0;
+}
+
+size_t state_reindexed(const state *s)
+{
+	return s->reindexed;
 }
 
 void state_close(state *s)
@@ -87,24 +120,39 @@ static int get(state *s, MDB_dbi dbi, const void *key, size_t klen,
 typedef int (*each_fn)(const MDB_val *k, ProtobufCMessage **m, void *ctx);
 typedef bool (*skip_fn)(const MDB_val *k, void *ctx);
 
-/* Walk dbi in key order, unpacking each value; or, with via, walk dbi's
- * keys and unpack the value each key has in *via (an index's items). */
-static int each(state *s, MDB_dbi dbi, const MDB_dbi *via,
-		const ProtobufCMessageDescriptor *d, skip_fn skip, each_fn fn, void *ctx,
-		accord_error *e)
+/* A walk over dbi in key order, unpacking each value; or, with via, over
+ * dbi's keys, unpacking the value each key has in *via (an index's items).
+ * Keys that are no message id are passed over. */
+struct walk {
+	MDB_txn *txn;          /* NULL: a read transaction of its own */
+	MDB_dbi dbi;
+	const MDB_dbi *via;
+	const ProtobufCMessageDescriptor *d;
+	const uint8_t *after;  /* start after this id; NULL: at the first */
+	size_t limit;          /* visit at most this many */
+	bool more;             /* out: the limit left items unvisited */
+	skip_fn skip;          /* may be NULL */
+	each_fn fn;
+	void *ctx;
+};
+
+static int each(state *s, struct walk *w, accord_error *e)
 {
-	MDB_txn *txn;
+	MDB_txn *txn = w->txn;
 	MDB_cursor *c;
-	MDB_val k, v;
-	int rc = store_read_begin(s->st, &txn, e), op = MDB_FIRST;
+	MDB_val k = { STATE_ID_LEN, (void *)w->after }, v;
+	MDB_cursor_op op = w->after ? MDB_SET_RANGE : MDB_FIRST;
+	size_t n = 0;
+	int rc = txn ? 0 : store_read_begin(s->st, &txn, e);
 
 	if (rc != 0)
 		return rc;
-	rc = mdb_cursor_open(txn, dbi, &c);
+	rc = mdb_cursor_open(txn, w->dbi, &c);
 	if (rc != 0) {
-		mdb_txn_abort(txn);
-		return store_fail(e, rc, "reading the node's state");
+		rc = store_fail(e, rc, "reading the node's state");
+		goto out_txn;
 	}
+	w->more = false;
 	/* LMDB's codes and the visitor's are kept apart: a visitor may stop
 	 * the walk with any value, positive ones included. */
 	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
@@ -112,17 +160,25 @@ static int each(state *s, MDB_dbi dbi, const MDB_dbi *via,
 		int stop;
 
 		op = MDB_NEXT;
-		if (skip && skip(&k, ctx))
+		if (k.mv_size != STATE_ID_LEN ||
+		    (w->after && memcmp(k.mv_data, w->after, STATE_ID_LEN) == 0))
 			continue;
-		if (via && mdb_get(txn, *via, &k, &v) != 0)
+		if (w->skip && w->skip(&k, w->ctx))
+			continue;
+		if (w->via && mdb_get(txn, *w->via, &k, &v) != 0)
 			continue;    /* an index entry without its item: skip it */
-		m = protobuf_c_message_unpack(d, NULL, v.mv_size, v.mv_data);
-		if (!m) {
-			rc = ACCORD_EPARSE;
-			accord_fail(e, rc, "a stored %s does not unpack", d->short_name);
+		if (n++ == w->limit) {
+			w->more = true;
+			rc = 0;
 			goto out;
 		}
-		stop = fn(&k, &m, ctx);
+		m = protobuf_c_message_unpack(w->d, NULL, v.mv_size, v.mv_data);
+		if (!m) {
+			rc = ACCORD_EPARSE;
+			accord_fail(e, rc, "a stored %s does not unpack", w->d->short_name);
+			goto out;
+		}
+		stop = w->fn(&k, &m, w->ctx);
 		if (m)
 			protobuf_c_message_free_unpacked(m, NULL);
 		if (stop != 0) {
@@ -133,30 +189,42 @@ static int each(state *s, MDB_dbi dbi, const MDB_dbi *via,
 	rc = rc == MDB_NOTFOUND ? 0 : store_fail(e, rc, "reading the node's state");
 out:
 	mdb_cursor_close(c);
-	mdb_txn_abort(txn);
+out_txn:
+	if (!w->txn)
+		mdb_txn_abort(txn);
 	return rc;
+}
+
+/* Put id in index dbi, or take it out. */
+static int index_set(MDB_txn *txn, MDB_dbi dbi, const uint8_t id[STATE_ID_LEN], bool in)
+{
+	MDB_val k = { STATE_ID_LEN, (void *)id }, none = { 0, NULL };
+	int rc = in ? mdb_put(txn, dbi, &k, &none, 0) : mdb_del(txn, dbi, &k, NULL);
+
+	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 int state_outbox_put(state *s, MDB_txn *txn, const uint8_t id[STATE_ID_LEN],
 		     const state_outbox_item *item, accord_error *e)
 {
-	MDB_val k = { STATE_ID_LEN, (void *)id }, none = { 0, NULL };
+	int ix = outbox_ix(item->state);
 	int rc = put(txn, s->outbox, id, STATE_ID_LEN, &item->base, e);
 
-	if (rc != 0)
-		return rc;
-	/* The pending index follows the item's state, in the same transaction. */
-	if (item->state == ACCORD__STATE__OUTBOX_ITEM__STATE__PENDING)
-		rc = mdb_put(txn, s->pending, &k, &none, 0);
-	else if ((rc = mdb_del(txn, s->pending, &k, NULL)) == MDB_NOTFOUND)
-		rc = 0;
-	return rc ? store_fail(e, rc, "indexing the outbox") : 0;
+	/* The item is in the index of its state and in no other. */
+	for (int i = IX_PENDING; rc == 0 && i <= IX_PAUSED; i++)
+		if ((rc = index_set(txn, s->ix[i], id, i == ix)) != 0)
+			return store_fail(e, rc, "indexing the outbox");
+	return rc;
 }
 
 int state_inbox_put(state *s, MDB_txn *txn, const uint8_t id[STATE_ID_LEN],
 		    const state_inbox_item *item, accord_error *e)
 {
-	return put(txn, s->inbox, id, STATE_ID_LEN, &item->base, e);
+	int rc = put(txn, s->inbox, id, STATE_ID_LEN, &item->base, e);
+
+	if (rc == 0 && (rc = index_set(txn, s->ix[IX_UNACKED], id, !item->acked)) != 0)
+		return store_fail(e, rc, "indexing the inbox");
+	return rc;
 }
 
 int state_inbox_set_receipt(state *s, MDB_txn *txn, const uint8_t id[STATE_ID_LEN],
@@ -178,10 +246,84 @@ int state_inbox_set_receipt(state *s, MDB_txn *txn, const uint8_t id[STATE_ID_LE
 		ProtobufCBinaryData old = it->receipt;
 
 		it->receipt = (ProtobufCBinaryData){ len, (uint8_t *)receipt };
-		rc = put(txn, s->inbox, id, STATE_ID_LEN, &it->base, e);
+		rc = state_inbox_put(s, txn, id, it, e);
 		it->receipt = old;
 	}
 	accord__state__inbox_item__free_unpacked(it, NULL);
+	return rc;
+}
+
+/* ---- building missing indexes at open --------------------------------------- */
+
+struct reindex {
+	state *s;
+	MDB_txn *txn;
+	bool missing[IX_N];
+};
+
+static int reindex_outbox(const MDB_val *k, ProtobufCMessage **m, void *arg)
+{
+	struct reindex *r = arg;
+	int ix = outbox_ix(((const state_outbox_item *)*m)->state);
+
+	r->s->reindexed++;
+	return ix >= 0 && r->missing[ix] ? index_set(r->txn, r->s->ix[ix], k->mv_data, true) : 0;
+}
+
+static int reindex_inbox(const MDB_val *k, ProtobufCMessage **m, void *arg)
+{
+	struct reindex *r = arg;
+
+	r->s->reindexed++;
+	return r->missing[IX_UNACKED] && !((const state_inbox_item *)*m)->acked ?
+	       index_set(r->txn, r->s->ix[IX_UNACKED], k->mv_data, true) : 0;
+}
+
+/* Open the indexes; create and fill, from the items, those missing. One
+ * transaction: a store has each index whole or not at all. */
+static int reindex(MDB_txn *txn, void *arg, accord_error *e)
+{
+	struct reindex *r = arg;
+	state *s = r->s;
+	struct walk w = { .txn = txn, .limit = SIZE_MAX, .ctx = r };
+	bool outbox = false;
+	int rc = 0;
+
+	r->txn = txn;
+	s->reindexed = 0;
+	for (int i = 0; rc == 0 && i < IX_N; i++) {
+		rc = mdb_dbi_open(txn, index_name[i], 0, &s->ix[i]);
+		r->missing[i] = rc == MDB_NOTFOUND;
+		if (r->missing[i])
+			rc = mdb_dbi_open(txn, index_name[i], MDB_CREATE, &s->ix[i]);
+		if (rc != 0)
+			return store_fail(e, rc, index_name[i]);
+		outbox |= r->missing[i] && i != IX_UNACKED;
+	}
+	if (outbox) {
+		w.dbi = s->outbox;
+		w.d = &accord__state__outbox_item__descriptor;
+		w.fn = reindex_outbox;
+		rc = each(s, &w, e);
+	}
+	if (rc == 0 && r->missing[IX_UNACKED]) {
+		w.dbi = s->inbox;
+		w.d = &accord__state__inbox_item__descriptor;
+		w.fn = reindex_inbox;
+		rc = each(s, &w, e);
+	}
+	return rc;
+}
+
+static int open_indexes(state *s, accord_error *e)
+{
+	struct reindex r = { .s = s };
+	int rc = 0;
+
+	if (!store_read_only(s->st))
+		return store_write(s->st, reindex, &r, e);
+	for (int i = 0; rc == 0 && i < IX_N; i++)
+		rc = store_db(s->st, index_name[i], 0, &s->ix[i], e);
 	return rc;
 }
 
@@ -251,42 +393,87 @@ static bool skip_id(const MDB_val *k, void *arg)
 {
 	const struct each_ctx *c = arg;
 
-	return k->mv_size == STATE_ID_LEN && c->skip(k->mv_data, c->ctx);
+	return c->skip(k->mv_data, c->ctx);
 }
 
 static int visit(const MDB_val *k, ProtobufCMessage **m, void *arg)
 {
 	struct each_ctx *c = arg;
 
-	if (k->mv_size != STATE_ID_LEN)
-		return 0; /* not an item of ours */
 	if (c->take)
 		return c->take(k->mv_data, (state_outbox_item **)m, c->ctx);
 	return c->ofn ? c->ofn(k->mv_data, (const state_outbox_item *)*m, c->ctx) :
 			c->ifn(k->mv_data, (const state_inbox_item *)*m, c->ctx);
 }
 
-int state_outbox_each(state *s, state_outbox_fn fn, void *ctx, accord_error *e)
-{
-	struct each_ctx c = { .ofn = fn, .ctx = ctx };
-
-	return each(s, s->outbox, NULL, &accord__state__outbox_item__descriptor, NULL, visit,
-		    &c, e);
-}
-
 int state_outbox_each_pending(state *s, bool (*skip)(const uint8_t id[STATE_ID_LEN], void *ctx),
 			      state_outbox_take_fn fn, void *ctx, accord_error *e)
 {
 	struct each_ctx c = { .take = fn, .skip = skip, .ctx = ctx };
+	struct walk w = { .dbi = s->ix[IX_PENDING], .via = &s->outbox,
+			  .d = &accord__state__outbox_item__descriptor, .limit = SIZE_MAX,
+			  .skip = skip ? skip_id : NULL, .fn = visit, .ctx = &c };
 
-	return each(s, s->pending, &s->outbox, &accord__state__outbox_item__descriptor,
-		    skip ? skip_id : NULL, visit, &c, e);
+	return each(s, &w, e);
 }
 
-int state_inbox_each(state *s, state_inbox_fn fn, void *ctx, accord_error *e)
+int state_outbox_page(state *s, int st, const uint8_t *after, size_t limit,
+		      state_outbox_fn fn, void *ctx, bool *more, accord_error *e)
+{
+	struct each_ctx c = { .ofn = fn, .ctx = ctx };
+	struct walk w = { .dbi = s->outbox, .d = &accord__state__outbox_item__descriptor,
+			  .after = after, .limit = limit, .fn = visit, .ctx = &c };
+	int ix = outbox_ix(st), rc;
+
+	if (st != ACCORD__STATE__OUTBOX_ITEM__STATE__STATE_UNSPECIFIED) {
+		if (ix < 0)
+			return accord_fail(e, ACCORD_EINVAL, "no outbox state %d", st);
+		w.dbi = s->ix[ix];
+		w.via = &s->outbox;
+	}
+	rc = each(s, &w, e);
+	*more = w.more;
+	return rc;
+}
+
+int state_inbox_page(state *s, bool unacked, const uint8_t *after, size_t limit,
+		     state_inbox_fn fn, void *ctx, bool *more, accord_error *e)
 {
 	struct each_ctx c = { .ifn = fn, .ctx = ctx };
+	struct walk w = { .dbi = unacked ? s->ix[IX_UNACKED] : s->inbox,
+			  .via = unacked ? &s->inbox : NULL,
+			  .d = &accord__state__inbox_item__descriptor, .after = after,
+			  .limit = limit, .fn = visit, .ctx = &c };
+	int rc = each(s, &w, e);
 
-	return each(s, s->inbox, NULL, &accord__state__inbox_item__descriptor, NULL, visit,
-		    &c, e);
+	*more = w.more;
+	return rc;
+}
+
+int state_count(state *s, state_counts *out, accord_error *e)
+{
+	const struct {
+		MDB_dbi dbi;
+		size_t *n;
+	} t[] = {
+		{ s->outbox, &out->outbox }, { s->ix[IX_PENDING], &out->pending },
+		{ s->ix[IX_DELIVERED], &out->delivered }, { s->ix[IX_REFUSED], &out->refused },
+		{ s->ix[IX_PAUSED], &out->paused }, { s->inbox, &out->inbox },
+		{ s->ix[IX_UNACKED], &out->unacked },
+	};
+	MDB_txn *txn;
+	MDB_stat st;
+	int rc = store_read_begin(s->st, &txn, e);
+
+	if (rc != 0)
+		return rc;
+	for (size_t i = 0; rc == 0 && i < sizeof t / sizeof t[0]; i++) {
+		rc = mdb_stat(txn, t[i].dbi, &st);
+		if (rc != 0)
+			rc = store_fail(e, rc, "counting the node's state");
+		else
+			*t[i].n = st.ms_entries;
+	}
+	mdb_txn_abort(txn);
+	return rc;
 }

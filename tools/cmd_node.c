@@ -9,6 +9,7 @@
 
 #include "accord/config.h"
 #include "accord/fs.h"
+#include "accord/node.h"
 #include "cmd.h"
 
 #define REPLY_MAX ((size_t)16 << 20)
@@ -147,17 +148,27 @@ static void usage(FILE *f)
 		"  send --to P --purpose X --record-type T [--actor WHO] RECORD.json\n"
 		"                          disclose a record to a partner; WHO (a case\n"
 		"                          worker's name or id) goes into the audit\n"
-		"  inbox list | show ID | ack ID\n"
-		"                          records partners sent to this node\n"
-		"  outbox                  deliveries pending, done and failing\n\n"
+		"  inbox list [--unacked] [--limit N] [--after ID]\n"
+		"                          records partners sent to this node; --unacked:\n"
+		"                          only those not acknowledged yet\n"
+		"  inbox show ID | ack ID  one record; acknowledge it\n"
+		"  outbox [--state S] [--limit N] [--after ID]\n"
+		"                          deliveries pending, done and failing; --state:\n"
+		"                          only pending, delivered, refused or paused ones\n\n"
+		"Lists come a page at a time, oldest first: N items (default %d, at most\n"
+		"%d) after the message id ID. When more remain, a last line on stderr\n"
+		"gives the command for the next page.\n\n"
 		"The node is found by --socket, by the local_socket of --config, or by\n"
 		"$ACCORD_SOCKET. Exit status: 0 done, 1 failure, 2 usage error,\n"
-		"3 refused by the protocol (the reason is printed).\n");
+		"3 refused by the protocol (the reason is printed).\n",
+		NODE_PAGE_DEFAULT, NODE_PAGE_MAX);
 }
 
 /* Options every command takes; the rest stay in argv from optind. */
 struct opts {
 	const char *sock, *conf, *to, *purpose, *type, *actor;
+	const char *limit, *after, *state;   /* the lists' page */
+	bool unacked;
 };
 
 static int parse(int argc, char **argv, struct opts *o)
@@ -169,6 +180,10 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ "purpose", required_argument, NULL, 'p' },
 		{ "record-type", required_argument, NULL, 'r' },
 		{ "actor", required_argument, NULL, 'k' },
+		{ "limit", required_argument, NULL, 'l' },
+		{ "after", required_argument, NULL, 'a' },
+		{ "state", required_argument, NULL, 'S' },
+		{ "unacked", no_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -183,6 +198,10 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'p': o->purpose = optarg; break;
 		case 'r': o->type = optarg; break;
 		case 'k': o->actor = optarg; break;
+		case 'l': o->limit = optarg; break;
+		case 'a': o->after = optarg; break;
+		case 'S': o->state = optarg; break;
+		case 'u': o->unacked = true; break;
 		case 'h': usage(stdout); return -1;
 		default: usage(stderr); return EXIT_USAGE;
 		}
@@ -219,6 +238,92 @@ static int send_record(const char *sock, const struct opts *o, const char *file)
 	return finish(status, doc, true);
 }
 
+/* Append " --NAME VALUE" to a command line for people to copy: VALUE in
+ * single quotes unless it is made of characters the shell leaves alone. */
+static void shell_opt(FILE *f, const char *name, const char *value)
+{
+	if (!value)
+		return;
+	fprintf(f, " --%s ", name);
+	if (*value && strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			     "0123456789_./:=,+@%-") == strlen(value)) {
+		fputs(value, f);
+		return;
+	}
+	putc('\'', f);
+	for (; *value; value++)
+		*value == '\'' ? fputs("'\\''", f) : putc(*value, f);
+	putc('\'', f);
+}
+
+/* Add "NAME=VALUE" (VALUE URL-escaped) to the query in q. */
+static int query_add(CURL *h, char *q, size_t size, const char *name, const char *value)
+{
+	char *esc = value ? curl_easy_escape(h, value, 0) : NULL;
+	size_t len = strlen(q);
+	int n = 0;
+
+	if (value && !esc)
+		return -1;
+	if (esc)
+		n = snprintf(q + len, size - len, "%c%s=%s", strchr(q, '?') ? '&' : '?', name, esc);
+	curl_free(esc);
+	return n < 0 || (size_t)n >= size - len ? -1 : 0;
+}
+
+/* `inbox list` or `outbox`: one page, and the command for the next. */
+static int list_page(const char *sock, const struct opts *o, bool outbox)
+{
+	const char *cmd = outbox ? "outbox" : "inbox list";
+	char path[512], next[64] = "";
+	json_t *doc;
+	long status;
+	CURL *h;
+	int rc;
+
+	if (outbox ? o->unacked : o->state != NULL) {
+		cli_error("%s takes %s", cmd, outbox ? "--state, not --unacked" :
+			  "--unacked, not --state");
+		return EXIT_USAGE;
+	}
+	h = curl_easy_init();
+	if (!h) {
+		cli_error("out of memory");
+		return 1;
+	}
+	snprintf(path, sizeof path, "/v1/%s", outbox ? "outbox" : "inbox");
+	rc = query_add(h, path, sizeof path, "state", o->state);
+	if (rc == 0)
+		rc = query_add(h, path, sizeof path, "unacked", o->unacked ? "true" : NULL);
+	if (rc == 0)
+		rc = query_add(h, path, sizeof path, "limit", o->limit);
+	if (rc == 0)
+		rc = query_add(h, path, sizeof path, "after", o->after);
+	curl_easy_cleanup(h);
+	if (rc != 0) {
+		cli_error("the --state, --limit or --after given is too long");
+		return EXIT_USAGE;
+	}
+	status = local_request(sock, "GET", path, NULL, &doc);
+	if (status == 200 && json_is_string(json_object_get(doc, "next")))
+		snprintf(next, sizeof next, "%s", json_string_value(json_object_get(doc, "next")));
+	rc = finish(status, doc, true);
+	if (rc == 0 && next[0]) {
+		/* The page's JSON stays whole on stdout; the hint goes after it. */
+		fflush(stdout);
+		fprintf(stderr, "next page: accord %s", cmd);
+		shell_opt(stderr, "socket", o->sock);
+		shell_opt(stderr, "config", o->conf);
+		shell_opt(stderr, "state", o->state);
+		if (o->unacked)
+			fputs(" --unacked", stderr);
+		shell_opt(stderr, "limit", o->limit);
+		shell_opt(stderr, "after", next);
+		putc('\n', stderr);
+	}
+	return rc;
+}
+
 int cmd_node(int argc, char **argv)
 {
 	struct opts o = { 0 };
@@ -237,15 +342,14 @@ int cmd_node(int argc, char **argv)
 	argv += optind;
 	if (strcmp(cmd, "send") == 0 && argc == 1)
 		return send_record(sock, &o, argv[0]);
-	if (argc == 0 && (strcmp(cmd, "status") == 0 || strcmp(cmd, "outbox") == 0)) {
-		status = local_request(sock, "GET", cmd[0] == 's' ? "/v1/status" : "/v1/outbox",
-				       NULL, &doc);
+	if (argc == 0 && strcmp(cmd, "status") == 0) {
+		status = local_request(sock, "GET", "/v1/status", NULL, &doc);
 		return finish(status, doc, true);
 	}
-	if (strcmp(cmd, "inbox") == 0 && argc == 1 && strcmp(argv[0], "list") == 0) {
-		status = local_request(sock, "GET", "/v1/inbox", NULL, &doc);
-		return finish(status, doc, true);
-	}
+	if (argc == 0 && strcmp(cmd, "outbox") == 0)
+		return list_page(sock, &o, true);
+	if (strcmp(cmd, "inbox") == 0 && argc == 1 && strcmp(argv[0], "list") == 0)
+		return list_page(sock, &o, false);
 	if (strcmp(cmd, "inbox") == 0 && argc == 2 &&
 	    (strcmp(argv[0], "show") == 0 || strcmp(argv[0], "ack") == 0)) {
 		bool ack = strcmp(argv[0], "ack") == 0;

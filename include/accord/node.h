@@ -107,10 +107,28 @@ void node_receive_batch(node *n, const uint8_t spki[CRYPTO_SHA256_LEN], const vo
 			size_t len, node_reply_fn fn, void *arg);
 
 /* The local API's reads: JSON documents (NULL when out of memory), and
- * the Prometheus text of GET /metrics (malloc'd). */
+ * the Prometheus text of GET /metrics (malloc'd). The counts in them come
+ * from the sizes of the store's indexes: none of these reads every item. */
 json_t *node_status_json(node *n);
-json_t *node_outbox_json(node *n);
-json_t *node_inbox_json(node *n);
+
+/*
+ * One page of the outbox or inbox (GET /v1/outbox, GET /v1/inbox): the
+ * counts, "items" in message id order (time order: ids start with a
+ * millisecond clock), and "next", the id to start the next page after,
+ * when items remain. *status 200, or 500 with {"error"} when the store
+ * cannot be read.
+ */
+#define NODE_PAGE_DEFAULT 100
+#define NODE_PAGE_MAX 1000
+typedef struct node_page {
+	size_t limit;         /* 1..NODE_PAGE_MAX items */
+	bool has_after;       /* start after the message id `after` */
+	uint8_t after[16];
+	int state;            /* outbox: only items in this OutboxItem state; 0: all */
+	bool unacked;         /* inbox: only the items not acknowledged */
+} node_page;
+json_t *node_outbox_json(node *n, const node_page *pg, int *status);
+json_t *node_inbox_json(node *n, const node_page *pg, int *status);
 /* One inbox item (with its record as JSON); *status 200, 404 or 500. */
 json_t *node_inbox_item_json(node *n, const char *id_hex, int *status);
 /* Acknowledge an inbox item: 200, 404, or 503. */

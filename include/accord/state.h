@@ -11,7 +11,16 @@
  *   outbox  message id (16 bytes)                  -> OutboxItem
  *   inbox   message id (16 bytes)                  -> InboxItem
  *   cases   referrer \0 recipient \0 referral_id   -> CaseItem
- *   outbox_pending  message id -> (empty): the PENDING items
+ *
+ * and indexes, each message id -> (empty), written by the puts in the same
+ * transaction as the item, so that their sizes are counts (state_count)
+ * and a list of one state reads only its items (state_outbox_page):
+ *
+ *   outbox_pending, outbox_delivered, outbox_refused, outbox_paused
+ *           the outbox items in that state (one index each)
+ *   inbox_unacked   the inbox items not acknowledged
+ *
+ * Message ids start with a millisecond clock, so key order is time order.
  */
 #ifndef ACCORD_STATE_H
 #define ACCORD_STATE_H
@@ -29,13 +38,23 @@ typedef Accord__State__OutboxItem state_outbox_item;
 typedef Accord__State__InboxItem state_inbox_item;
 typedef Accord__State__CaseItem state_case_item;
 
+/*
+ * Open the state in st. A writable store that lacks an index (one written
+ * before the index existed) gets it built from the items, once, in one
+ * write transaction; state_reindexed tells how many items that read.
+ * Errors: those of store_db and store_write; ACCORD_EPARSE when an item
+ * to index does not unpack; ACCORD_ENOTFOUND when st is read only and a
+ * database or index is missing.
+ */
 int state_open(store *st, state **out, accord_error *e) ACCORD_MUST_CHECK;
 void state_close(state *s);
+size_t state_reindexed(const state *s);
 
 /* Free any message these functions returned (NULL is fine). */
 void state_free(void *msg);
 
-/* Put (insert or replace) inside the caller's write transaction. */
+/* Put (insert or replace) inside the caller's write transaction; the
+ * item's indexes follow its state (outbox) or acknowledgement (inbox). */
 int state_outbox_put(state *s, MDB_txn *txn, const uint8_t id[STATE_ID_LEN],
 		     const state_outbox_item *item, accord_error *e) ACCORD_MUST_CHECK;
 int state_inbox_put(state *s, MDB_txn *txn, const uint8_t id[STATE_ID_LEN],
@@ -58,15 +77,34 @@ int state_case_get(state *s, const char *referrer, const char *recipient,
 		   const char *referral_id, state_case_item **out, accord_error *e)
 	ACCORD_MUST_CHECK;
 
-/* Visit every item in key order; fn returns 0 to go on, anything else to
- * stop (and that is returned). The item is valid during the call only. */
+/* The number of items in each table and index, from their sizes: no
+ * item is read. */
+typedef struct state_counts {
+	size_t outbox, pending, delivered, refused, paused;
+	size_t inbox, unacked;
+} state_counts;
+int state_count(state *s, state_counts *out, accord_error *e) ACCORD_MUST_CHECK;
+
+/*
+ * Visit one page of items in id order: those after the id `after` (NULL:
+ * from the first; it need not be an item's), at most limit of them. *more
+ * says whether items remain after the last one visited. The outbox page
+ * holds the items in state st, or every item for STATE_UNSPECIFIED (0);
+ * the inbox page only the unacknowledged ones when unacked. A list of one
+ * state walks its index, not the table.
+ *
+ * fn returns 0 to go on, anything else to stop (and that is returned); the
+ * item is valid during the call only. ACCORD_EINVAL: st is no state.
+ */
 typedef int (*state_outbox_fn)(const uint8_t id[STATE_ID_LEN], const state_outbox_item *item,
 			       void *ctx);
 typedef int (*state_inbox_fn)(const uint8_t id[STATE_ID_LEN], const state_inbox_item *item,
 			      void *ctx);
-int state_outbox_each(state *s, state_outbox_fn fn, void *ctx, accord_error *e)
+int state_outbox_page(state *s, int st, const uint8_t *after, size_t limit,
+		      state_outbox_fn fn, void *ctx, bool *more, accord_error *e)
 	ACCORD_MUST_CHECK;
-int state_inbox_each(state *s, state_inbox_fn fn, void *ctx, accord_error *e)
+int state_inbox_page(state *s, bool unacked, const uint8_t *after, size_t limit,
+		     state_inbox_fn fn, void *ctx, bool *more, accord_error *e)
 	ACCORD_MUST_CHECK;
 
 /* Visit only the outbox items still PENDING (an index kept by

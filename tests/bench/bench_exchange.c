@@ -16,8 +16,7 @@
  *             receiver's inbox over the time from the first request until
  *             the last of them is there, read every POLL_MS from the
  *             receiver's store opened read only in this process (one
- *             mdb_stat: the API's GET /v1/status would decode the whole
- *             inbox on the receiver's thread each time). Deliveries go in
+ *             mdb_stat, no request on the receiver's loop). Deliveries go in
  *             no particular order. At DEADLINE seconds the count so far
  *             makes the rate, and stderr says so.
  *

@@ -78,7 +78,7 @@ audited() {
 	acked >"$T/acked"
 	"$ACCORD" audit export --data "$T/police/data" --format jsonl >"$T/police.jsonl" &&
 		"$ACCORD" audit export --data "$T/council/data" --format jsonl >"$T/council.jsonl" &&
-		api council GET /v1/inbox >"$T/inbox.json" || return 1
+		pages council '/v1/inbox?limit=1000' >"$T/inbox.jsonl" || return 1
 	python3 - "$T" >"$T/out" 2>&1 <<'PY'
 import collections, json, sys
 t = sys.argv[1]
@@ -93,7 +93,8 @@ def events(path, event):
 disclosed = events(t + "/police.jsonl", "DISCLOSED")
 delivered = events(t + "/police.jsonl", "DELIVERED")
 received = events(t + "/council.jsonl", "RECEIVED")
-inbox = collections.Counter(i["id"] for i in json.load(open(t + "/inbox.json"))["items"])
+inbox = collections.Counter(i["id"] for page in open(t + "/inbox.jsonl")
+                            for i in json.loads(page)["items"])
 bad = []
 if len(set(acked)) != len(acked):
     bad.append("a message id was acknowledged twice")

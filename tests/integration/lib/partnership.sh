@@ -8,6 +8,7 @@
 #   stop_node police                  # SIGTERM, waits for the exit
 #   api police GET /v1/status         # the local API via curl
 #   wait_for police /v1/outbox TEXT   # poll it until the answer holds TEXT
+#   pages council '/v1/inbox?limit=50' # every page of a list, a line each
 : "${ACCORDD:?set ACCORDD to the accordd binary}"
 
 free_port() {
@@ -111,6 +112,23 @@ wait_for() {
 		i=$((i + 1))
 	done
 	echo "waited in vain for: $3" >>"$T/out"
+	return 1
+}
+
+# pages NODE PATH: every page of the list at PATH (a path with a query:
+# "&after=ID" is added from the second page on), following each page's
+# "next"; one line of JSON a page. Fails after 1,000 pages.
+pages() {
+	after=
+	i=0
+	while [ $i -lt 1000 ]; do
+		api "$1" GET "$2${after:+&after=$after}" >"$T/page.json" || return 1
+		cat "$T/page.json" && echo
+		# The answer is compact JSON, and items have no "next".
+		after=$(sed -n 's/.*"next":"\([0-9a-f]*\)".*/\1/p' "$T/page.json")
+		[ -n "$after" ] || return 0
+		i=$((i + 1))
+	done
 	return 1
 }
 

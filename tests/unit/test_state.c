@@ -1,0 +1,454 @@
+/* test_state.c - the node's state: the indexes behind its counts follow
+ * every put, a store without them gets them built at open, and pages of
+ * every list give each item once, in id order. */
+#include "accord/state.h"
+#include "helper.h"
+
+#define OB(s) ACCORD__STATE__OUTBOX_ITEM__STATE__##s
+
+struct st {
+	char *dir;
+	store *st;
+	state *s;
+};
+
+static void st_open(struct st *t)
+{
+	accord_error e = { 0 };
+
+	if (!t->dir)
+		t->dir = th_tmpdir();
+	if (store_open(t->dir, NULL, &t->st, &e) != 0 || state_open(t->st, &t->s, &e) != 0)
+		fail_msg("opening the state: %s", accord_error_msg(&e));
+}
+
+static void st_shut(struct st *t)
+{
+	state_close(t->s);
+	store_close(t->st);
+	t->s = NULL;
+	t->st = NULL;
+}
+
+static void st_close(struct st *t)
+{
+	st_shut(t);
+	th_rmdir(t->dir);
+	t->dir = NULL;
+}
+
+/* Message id number i: a clock part, then i, so that ids sort by i. */
+static void id_of(unsigned i, uint8_t id[STATE_ID_LEN])
+{
+	memset(id, 0, STATE_ID_LEN);
+	id[0] = 0x01;
+	id[5] = (uint8_t)(i >> 8);
+	id[6] = (uint8_t)i;
+	id[15] = 0x5a;
+}
+
+static unsigned num_of(const uint8_t id[STATE_ID_LEN])
+{
+	return (unsigned)id[5] << 8 | id[6];
+}
+
+/* One write: outbox item i in state ob, or inbox item i acknowledged or
+ * not, or inbox item i's receipt kept. */
+struct put {
+	state *s;
+	unsigned i;
+	int ob;
+	int acked;             /* -1: an outbox item */
+	const char *receipt;   /* inbox: keep this receipt with the item */
+};
+
+static int do_put(MDB_txn *txn, void *ctx, accord_error *e)
+{
+	const struct put *p = ctx;
+	uint8_t id[STATE_ID_LEN];
+	state_inbox_item in = ACCORD__STATE__INBOX_ITEM__INIT;
+	state_outbox_item out = ACCORD__STATE__OUTBOX_ITEM__INIT;
+
+	id_of(p->i, id);
+	if (p->receipt)
+		return state_inbox_set_receipt(p->s, txn, id, (const uint8_t *)p->receipt,
+					       strlen(p->receipt), e);
+	if (p->acked >= 0) {
+		in.received_ms = 1000 + p->i;
+		in.acked = p->acked;
+		return state_inbox_put(p->s, txn, id, &in, e);
+	}
+	out.recipient = "council";
+	out.state = p->ob;
+	out.created_ms = 1000 + p->i;
+	return state_outbox_put(p->s, txn, id, &out, e);
+}
+
+static void put(struct st *t, struct put p)
+{
+	accord_error e = { 0 };
+
+	p.s = t->s;
+	if (store_write(t->st, do_put, &p, &e) != 0)
+		fail_msg("writing item %u: %s", p.i, accord_error_msg(&e));
+}
+
+static void put_outbox(struct st *t, unsigned i, int ob)
+{
+	put(t, (struct put){ .i = i, .ob = ob, .acked = -1 });
+}
+
+static void put_inbox(struct st *t, unsigned i, bool acked)
+{
+	put(t, (struct put){ .i = i, .acked = acked });
+}
+
+/* Fail unless the counts are these. */
+static void counts_are(state *s, size_t outbox, size_t pending, size_t delivered,
+		       size_t refused, size_t paused, size_t inbox, size_t unacked)
+{
+	state_counts c;
+
+	memset(&c, 0xff, sizeof c);
+	assert_int_equal(state_count(s, &c, NULL), 0);
+	assert_int_equal(c.outbox, outbox);
+	assert_int_equal(c.pending, pending);
+	assert_int_equal(c.delivered, delivered);
+	assert_int_equal(c.refused, refused);
+	assert_int_equal(c.paused, paused);
+	assert_int_equal(c.inbox, inbox);
+	assert_int_equal(c.unacked, unacked);
+}
+
+static void test_counts_follow_puts(void **cm)
+{
+	struct st t = { 0 };
+	state_inbox_item *it;
+	uint8_t id[STATE_ID_LEN];
+
+	st_open(&t);
+	counts_are(t.s, 0, 0, 0, 0, 0, 0, 0);
+	for (unsigned i = 0; i < 5; i++)
+		put_outbox(&t, i, OB(PENDING));
+	counts_are(t.s, 5, 5, 0, 0, 0, 0, 0);
+	put_outbox(&t, 0, OB(DELIVERED));
+	put_outbox(&t, 1, OB(REFUSED));
+	put_outbox(&t, 2, OB(PAUSED));
+	counts_are(t.s, 5, 2, 1, 1, 1, 0, 0);
+	/* Paused, then pending again, then delivered: in one index at a time. */
+	put_outbox(&t, 2, OB(PENDING));
+	counts_are(t.s, 5, 3, 1, 1, 0, 0, 0);
+	put_outbox(&t, 2, OB(DELIVERED));
+	put_outbox(&t, 0, OB(DELIVERED));   /* the same state again */
+	counts_are(t.s, 5, 2, 2, 1, 0, 0, 0);
+	for (unsigned i = 0; i < 4; i++)
+		put_inbox(&t, i, false);
+	counts_are(t.s, 5, 2, 2, 1, 0, 4, 4);
+	put_inbox(&t, 1, true);             /* acknowledged */
+	put_inbox(&t, 1, true);
+	counts_are(t.s, 5, 2, 2, 1, 0, 4, 3);
+	/* Keeping a receipt leaves the acknowledgement as it was. */
+	put(&t, (struct put){ .i = 1, .receipt = "receipt one" });
+	put(&t, (struct put){ .i = 2, .receipt = "receipt two" });
+	counts_are(t.s, 5, 2, 2, 1, 0, 4, 3);
+	id_of(1, id);
+	assert_int_equal(state_inbox_get(t.s, id, &it, NULL), 0);
+	assert_true(it->acked);
+	assert_int_equal(it->receipt.len, strlen("receipt one"));
+	state_free(it);
+	/* Kept across a restart, with nothing to rebuild. */
+	st_shut(&t);
+	st_open(&t);
+	assert_int_equal(state_reindexed(t.s), 0);
+	counts_are(t.s, 5, 2, 2, 1, 0, 4, 3);
+	st_close(&t);
+}
+
+/* ---- pages ---------------------------------------------------------------- */
+
+/* What a walk over pages saw. */
+struct seen {
+	unsigned ids[256];
+	size_t n;
+	size_t page;             /* items on the page being read */
+	unsigned last;
+};
+
+/* Item id, made at ms, is the next one seen. */
+static int saw(struct seen *s, const uint8_t id[STATE_ID_LEN], int64_t ms)
+{
+	assert_true(s->n < 256);
+	assert_int_equal(ms, 1000 + num_of(id));
+	s->ids[s->n++] = s->last = num_of(id);
+	s->page++;
+	return 0;
+}
+
+static int saw_outbox(const uint8_t id[STATE_ID_LEN], const state_outbox_item *it, void *ctx)
+{
+	return saw(ctx, id, it->created_ms);
+}
+
+static int saw_inbox(const uint8_t id[STATE_ID_LEN], const state_inbox_item *it, void *ctx)
+{
+	return saw(ctx, id, it->received_ms);
+}
+
+/* The items of the store the page tests read: N_OUT outbox items written
+ * out of order, item i in state 1 + i % 4 but none paused among the first
+ * ten; N_IN inbox items, every third acknowledged. */
+#define N_OUT 41
+#define N_IN 29
+
+static int ob_state(unsigned i)
+{
+	int st = 1 + (int)(i % 4);
+
+	return i < 10 && st == OB(PAUSED) ? OB(PENDING) : st;
+}
+
+static void fill(struct st *t)
+{
+	for (unsigned k = 0; k < N_OUT; k++) {
+		unsigned i = k * 17 % N_OUT;   /* 17 and 41 are coprime: each once */
+
+		put_outbox(t, i, OB(PENDING));
+		if (ob_state(i) != OB(PENDING))
+			put_outbox(t, i, ob_state(i));
+	}
+	for (unsigned k = 0; k < N_IN; k++) {
+		unsigned i = k * 7 % N_IN;
+
+		put_inbox(t, i, false);
+		if (i % 3 == 0)
+			put_inbox(t, i, true);
+	}
+}
+
+/* A list: outbox (all when ob is 0, else one state) or inbox (unacked). */
+struct list {
+	bool inbox;
+	int ob;
+	bool unacked;
+};
+
+static bool in_list(const struct list *l, unsigned i)
+{
+	if (l->inbox)
+		return i < N_IN && (!l->unacked || i % 3 != 0);
+	return i < N_OUT && (!l->ob || ob_state(i) == l->ob);
+}
+
+/* Read list l page by page, limit a page, from after `from` (-1: from the
+ * start), and fail unless every item in it came once, in id order, each
+ * page full but the last, and `more` said so on every page but the last. */
+static void pages_hold_all(state *s, const struct list *l, size_t limit, int from)
+{
+	struct seen seen = { 0 };
+	uint8_t after[STATE_ID_LEN];
+	bool more = true, started = from >= 0;
+	size_t want = 0, pages = 0;
+
+	if (started)
+		id_of((unsigned)from, after);
+	while (more) {
+		seen.page = 0;
+		assert_true(pages++ < 300);
+		if (l->inbox)
+			assert_int_equal(state_inbox_page(s, l->unacked, started ? after : NULL, limit,
+							  saw_inbox, &seen, &more, NULL), 0);
+		else
+			assert_int_equal(state_outbox_page(s, l->ob, started ? after : NULL, limit,
+							   saw_outbox, &seen, &more, NULL), 0);
+		assert_true(seen.page <= limit);
+		if (more)
+			assert_int_equal(seen.page, limit);
+		if (seen.page) {
+			id_of(seen.last, after);
+			started = true;
+		}
+		if (!more && seen.page == 0)
+			assert_int_equal(pages, 1);   /* only an empty list has an empty page */
+	}
+	for (unsigned i = 0; i < 300; i++)
+		if ((from < 0 || (int)i > from) && in_list(l, i)) {
+			assert_true(want < seen.n);
+			assert_int_equal(seen.ids[want], i);
+			want++;
+		}
+	assert_int_equal(seen.n, want);
+}
+
+struct page_case {
+	const char *name;
+	struct list list;
+};
+
+static const struct page_case page_cases[] = {
+	{ "pages: the whole outbox", { .ob = 0 } },
+	{ "pages: the outbox, pending", { .ob = OB(PENDING) } },
+	{ "pages: the outbox, delivered", { .ob = OB(DELIVERED) } },
+	{ "pages: the outbox, refused", { .ob = OB(REFUSED) } },
+	{ "pages: the outbox, paused", { .ob = OB(PAUSED) } },
+	{ "pages: the whole inbox", { .inbox = true } },
+	{ "pages: the inbox, unacknowledged", { .inbox = true, .unacked = true } },
+};
+
+static void test_pages(void **cm)
+{
+	const struct page_case *c = *cm;
+	static const size_t limits[] = { 1, 2, 7, 10, 11, 100, 1000 };
+	struct st t = { 0 };
+
+	st_open(&t);
+	fill(&t);
+	for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+		pages_hold_all(t.s, &c->list, limits[i], -1);
+		pages_hold_all(t.s, &c->list, limits[i], 12);   /* after an id */
+		pages_hold_all(t.s, &c->list, limits[i], 13);
+		pages_hold_all(t.s, &c->list, limits[i], 299);  /* after the last */
+	}
+	st_close(&t);
+}
+
+static int stop_at_two(const uint8_t id[STATE_ID_LEN], const state_outbox_item *it, void *ctx)
+{
+	return ++*(int *)ctx == 2 ? 42 : 0;
+}
+
+static void test_page_edges(void **cm)
+{
+	struct st t = { 0 };
+	struct seen seen = { 0 };
+	uint8_t after[STATE_ID_LEN];
+	accord_error e = { 0 };
+	bool more = true;
+	int n = 0;
+
+	st_open(&t);
+	/* An empty store: an empty page, nothing more. */
+	assert_int_equal(state_outbox_page(t.s, 0, NULL, 10, saw_outbox, &seen, &more, NULL), 0);
+	assert_int_equal(seen.n, 0);
+	assert_false(more);
+	fill(&t);
+	/* An id that is no item's starts the page after where it would be. */
+	id_of(3, after);
+	after[15] = 0xff;
+	assert_int_equal(state_inbox_page(t.s, false, after, 2, saw_inbox, &seen, &more, NULL), 0);
+	assert_int_equal(seen.n, 2);
+	assert_int_equal(seen.ids[0], 4);
+	assert_int_equal(seen.ids[1], 5);
+	assert_true(more);
+	/* A visitor's stop is returned. */
+	assert_int_equal(state_outbox_page(t.s, 0, NULL, 10, stop_at_two, &n, &more, NULL), 42);
+	/* No such state. */
+	assert_int_equal(state_outbox_page(t.s, 9, NULL, 10, saw_outbox, &seen, &more, &e),
+			 ACCORD_EINVAL);
+	assert_non_null(strstr(e.msg, "no outbox state 9"));
+	st_close(&t);
+}
+
+/* ---- a store written before the indexes ------------------------------------- */
+
+static const char *const all_indexes[] = {
+	"outbox_pending", "outbox_delivered", "outbox_refused", "outbox_paused",
+	"inbox_unacked", NULL,
+};
+
+/* Delete the named indexes from the store in dir, as LMDB sees it: the
+ * store as an earlier version left it. */
+static void drop_indexes(const char *dir, const char *const *names)
+{
+	store *st;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+
+	assert_int_equal(store_open(dir, NULL, &st, NULL), 0);
+	assert_int_equal(mdb_txn_begin(store_env(st), NULL, 0, &txn), 0);
+	for (; *names; names++) {
+		assert_int_equal(mdb_dbi_open(txn, *names, 0, &dbi), 0);
+		assert_int_equal(mdb_drop(txn, dbi, 1), 0);
+	}
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	store_close(st);
+}
+
+struct reindex_case {
+	const char *name;
+	const char *drop[6];
+	size_t reindexed;     /* items read to build them */
+};
+
+static const struct reindex_case reindex_cases[] = {
+	{ "reindex: a store with no index", { "outbox_pending", "outbox_delivered",
+	  "outbox_refused", "outbox_paused", "inbox_unacked" }, N_OUT + N_IN },
+	{ "reindex: a store with only the pending index", { "outbox_delivered",
+	  "outbox_refused", "outbox_paused", "inbox_unacked" }, N_OUT + N_IN },
+	{ "reindex: a store without the inbox's index", { "inbox_unacked" }, N_IN },
+	{ "reindex: a store without the refused items' index", { "outbox_refused" }, N_OUT },
+	{ "reindex: a store with every index", { NULL }, 0 },
+};
+
+static void test_reindex(void **cm)
+{
+	const struct reindex_case *c = *cm;
+	struct st t = { 0 };
+	size_t pending = 0, delivered = 0, refused = 0, paused = 0, unacked = 0;
+
+	for (unsigned i = 0; i < N_OUT; i++) {
+		pending += ob_state(i) == OB(PENDING);
+		delivered += ob_state(i) == OB(DELIVERED);
+		refused += ob_state(i) == OB(REFUSED);
+		paused += ob_state(i) == OB(PAUSED);
+	}
+	for (unsigned i = 0; i < N_IN; i++)
+		unacked += i % 3 != 0;
+	st_open(&t);
+	fill(&t);
+	st_shut(&t);
+	drop_indexes(t.dir, c->drop);
+	st_open(&t);
+	assert_int_equal(state_reindexed(t.s), c->reindexed);
+	counts_are(t.s, N_OUT, pending, delivered, refused, paused, N_IN, unacked);
+	for (size_t i = 0; i < sizeof page_cases / sizeof page_cases[0]; i++)
+		pages_hold_all(t.s, &page_cases[i].list, 5, -1);
+	/* Built once: the next open finds them all. */
+	st_shut(&t);
+	st_open(&t);
+	assert_int_equal(state_reindexed(t.s), 0);
+	counts_are(t.s, N_OUT, pending, delivered, refused, paused, N_IN, unacked);
+	st_close(&t);
+}
+
+/* A read-only store cannot build an index: it says which one is missing. */
+static void test_reindex_read_only(void **cm)
+{
+	struct st t = { 0 };
+	store_options ro = { .read_only = true };
+	accord_error e = { 0 };
+
+	st_open(&t);
+	fill(&t);
+	st_shut(&t);
+	drop_indexes(t.dir, all_indexes + 4);
+	assert_int_equal(store_open(t.dir, &ro, &t.st, NULL), 0);
+	assert_int_equal(state_open(t.st, &t.s, &e), ACCORD_ENOTFOUND);
+	assert_non_null(strstr(e.msg, "'inbox_unacked'"));
+	st_close(&t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest fixed[] = {
+		cmocka_unit_test(test_counts_follow_puts),
+		cmocka_unit_test(test_page_edges),
+		cmocka_unit_test(test_reindex_read_only),
+	};
+	const th_table tables[] = {
+		TH_TABLE(page_cases, test_pages),
+		TH_TABLE(reindex_cases, test_reindex),
+	};
+
+	return th_run("state", fixed, sizeof fixed / sizeof fixed[0], tables,
+		      sizeof tables / sizeof tables[0], NULL, NULL);
+}
