@@ -179,9 +179,11 @@ static void inbox_item(local *l, struct evhttp_request *req, const char *rest, b
 	}
 	memcpy(id, rest, n);
 	id[n] = '\0';
-	if (slash && strcmp(slash, "/ack") == 0 && post)
-		doc = node_inbox_ack(l->n, id, &status);
-	else if (!slash && !post)
+	if (slash && strcmp(slash, "/ack") == 0 && post) {
+		node_inbox_ack(l->n, id, http_reply_node, req);
+		return;
+	}
+	if (!slash && !post)
 		doc = node_inbox_item_json(l->n, id, &status);
 	else {
 		http_reply_error(req, 405, "use GET /v1/inbox/ID or POST /v1/inbox/ID/ack");

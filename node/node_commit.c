@@ -169,6 +169,8 @@ static int commit_ops(node *n, struct committer *cw, bool *want_note, accord_err
 	if (rc != 0)
 		return rc;
 	for (struct op *op = cw->ops; op; op = op->next) {
+		if (op->unaudited)
+			continue;
 		rc = audit_batch_append(b, &op->entry, &op->seq, e);
 		if (rc != 0) {
 			audit_batch_abort(b);

@@ -42,6 +42,7 @@ struct op {
 	uint64_t witness_size;    /* the checkpoint of ours the sender holds */
 	size_t receipt_index;     /* its receipt's place in n->receipts */
 	bool local_client;        /* a local API client waits for it (node_commit.c) */
+	bool unaudited;           /* a state change alone (an acknowledgement) */
 	node_reply_fn reply;      /* the face's answer, and its argument */
 	void *reply_arg;
 	/* What the kinds of op carry. */
@@ -51,6 +52,8 @@ struct op {
 	state_inbox_item *inbox;      /* owned */
 	state_case_item *case_item;   /* owned, may be NULL */
 	json_t *answer;               /* owned: the reply body on success */
+	int64_t acked_ms;             /* an acknowledgement's time, then the one kept */
+	int ack_status;               /* and its answer when not 200 */
 	char *strings;                /* owned: the entry's strings */
 	const char **paths;           /* owned: disclosed and withheld paths */
 };

@@ -164,42 +164,80 @@ json_t *node_inbox_item_json(node *n, const char *id_hex, int *status)
 	return doc;
 }
 
-struct ack {
-	node *n;
-	uint8_t id[STATE_ID_LEN];
-	state_inbox_item *it;
-};
-
-static int ack_put(MDB_txn *txn, void *ctx, accord_error *e)
+/* An acknowledgement rides the group commit, as a state change without an
+ * audit entry: the loop never waits for the disk, and the item is read
+ * inside the commit's transaction, so a receipt stored with it is kept. */
+static int ack_put(node *n, MDB_txn *txn, struct op *op, accord_error *e)
 {
-	struct ack *a = ctx;
+	accord_error why = { 0 };
+	int64_t was = 0;
+	int rc = state_inbox_set_acked(n->sb, txn, op->id, op->acked_ms, &was, &why);
 
-	return state_inbox_put(a->n->sb, txn, a->id, a->it, e);
+	/* An item gone or unreadable fails this acknowledgement, not the
+	 * commit it rides with. */
+	if (rc == ACCORD_ENOTFOUND || rc == ACCORD_EPARSE) {
+		op->ack_status = rc == ACCORD_ENOTFOUND ? 404 : 500;
+		return 0;
+	}
+	if (rc != 0)
+		*e = why;
+	op->acked_ms = was;
+	return rc;
 }
 
-json_t *node_inbox_ack(node *n, const char *id_hex, int *status)
+static void ack_done(node *n, struct op *op, int rc, const accord_error *e)
 {
-	struct ack a = { .n = n };
-	accord_error e = { 0 };
-	json_t *doc;
+	node_reply r = { .status = 200 };
 
-	*status = 404;
-	if (!parse_id(id_hex, a.id) || state_inbox_get(n->sb, a.id, &a.it, NULL) != 0)
-		return json_pack("{s:s}", "error", "no such inbox item");
-	if (!a.it->acked) {
-		a.it->acked = true;
-		a.it->acked_ms = node_now_ms();
-		if (store_write(n->st, ack_put, &a, &e) != 0) {
-			*status = 503;
-			state_free(a.it);
-			return json_pack("{s:s}", "error", accord_error_msg(&e));
-		}
+	if (rc != 0) {
+		r.status = 503;
+		r.json = json_pack("{s:s}", "error", accord_error_msg(e));
+	} else if (op->ack_status) {
+		r.status = op->ack_status;
+		r.json = json_pack("{s:s}", "error", op->ack_status == 404 ? "no such inbox item" :
+				   "the inbox item cannot be read");
+	} else {
+		r.json = json_pack("{s:s, s:b, s:I}", "id", op->id_hex, "acked", 1,
+				   "acked_ms", (json_int_t)op->acked_ms);
 	}
-	*status = 200;
-	doc = json_pack("{s:s, s:b, s:I}", "id", id_hex, "acked", 1,
-			"acked_ms", (json_int_t)a.it->acked_ms);
-	state_free(a.it);
-	return doc;
+	op->reply(&r, op->reply_arg);
+}
+
+void node_inbox_ack(node *n, const char *id_hex, node_reply_fn fn, void *arg)
+{
+	node_reply r = { .status = 404 };
+	uint8_t id[STATE_ID_LEN];
+	struct op *op;
+
+	if (!parse_id(id_hex, id)) {
+		r.json = json_pack("{s:s}", "error", "no such inbox item");
+		fn(&r, arg);
+		return;
+	}
+	if (n->broken) {
+		r.status = 503;
+		r.json = json_pack("{s:s}", "error", "the node's store cannot be written");
+		fn(&r, arg);
+		return;
+	}
+	op = calloc(1, sizeof *op);
+	if (!op) {
+		r.status = 503;
+		r.json = json_pack("{s:s}", "error", "out of memory");
+		fn(&r, arg);
+		return;
+	}
+	memcpy(op->id, id, STATE_ID_LEN);
+	crypto_hex(op->id, STATE_ID_LEN, op->id_hex);
+	op->unaudited = true;
+	op->t0 = node_monotonic();
+	op->acked_ms = node_now_ms();
+	op->reply = fn;
+	op->reply_arg = arg;
+	op->local_client = true;
+	op->put = ack_put;
+	op->done = ack_done;
+	node_enqueue(n, op);
 }
 
 static int witness_entry(const char *partner, const witness_checkpoint *c, void *ctx)

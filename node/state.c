@@ -227,20 +227,31 @@ int state_inbox_put(state *s, MDB_txn *txn, const uint8_t id[STATE_ID_LEN],
 	return rc;
 }
 
-int state_inbox_set_receipt(state *s, MDB_txn *txn, const uint8_t id[STATE_ID_LEN],
-			    const uint8_t *receipt, size_t len, accord_error *e)
+/* Inbox item id as txn sees it (state_free it); absent: what, ENOTFOUND. */
+static int inbox_get_txn(state *s, MDB_txn *txn, const uint8_t id[STATE_ID_LEN],
+			 const char *absent, state_inbox_item **out, accord_error *e)
 {
 	MDB_val k = { STATE_ID_LEN, (void *)id }, v;
-	state_inbox_item *it;
 	int rc = mdb_get(txn, s->inbox, &k, &v);
 
 	if (rc == MDB_NOTFOUND)
-		return accord_fail(e, ACCORD_ENOTFOUND, "no inbox item to keep a receipt with");
+		return accord_fail(e, ACCORD_ENOTFOUND, "%s", absent);
 	if (rc != 0)
 		return store_fail(e, rc, "reading the node's state");
-	it = accord__state__inbox_item__unpack(NULL, v.mv_size, v.mv_data);
-	if (!it)
+	*out = accord__state__inbox_item__unpack(NULL, v.mv_size, v.mv_data);
+	if (!*out)
 		return accord_fail(e, ACCORD_EPARSE, "a stored InboxItem does not unpack");
+	return 0;
+}
+
+int state_inbox_set_receipt(state *s, MDB_txn *txn, const uint8_t id[STATE_ID_LEN],
+			    const uint8_t *receipt, size_t len, accord_error *e)
+{
+	state_inbox_item *it = NULL;
+	int rc = inbox_get_txn(s, txn, id, "no inbox item to keep a receipt with", &it, e);
+
+	if (rc != 0 || !it)
+		return rc ? rc : ACCORD_EPARSE;
 	/* The unpacked item's own receipt bytes go with it; these are lent. */
 	{
 		ProtobufCBinaryData old = it->receipt;
@@ -248,6 +259,26 @@ int state_inbox_set_receipt(state *s, MDB_txn *txn, const uint8_t id[STATE_ID_LE
 		it->receipt = (ProtobufCBinaryData){ len, (uint8_t *)receipt };
 		rc = state_inbox_put(s, txn, id, it, e);
 		it->receipt = old;
+	}
+	accord__state__inbox_item__free_unpacked(it, NULL);
+	return rc;
+}
+
+int state_inbox_set_acked(state *s, MDB_txn *txn, const uint8_t id[STATE_ID_LEN],
+			  int64_t acked_ms, int64_t *was, accord_error *e)
+{
+	state_inbox_item *it = NULL;
+	int rc = inbox_get_txn(s, txn, id, "no such inbox item", &it, e);
+
+	if (rc != 0 || !it)
+		return rc ? rc : ACCORD_EPARSE;
+	if (it->acked) {
+		*was = it->acked_ms;
+	} else {
+		it->acked = true;
+		it->acked_ms = acked_ms;
+		*was = acked_ms;
+		rc = state_inbox_put(s, txn, id, it, e);
 	}
 	accord__state__inbox_item__free_unpacked(it, NULL);
 	return rc;

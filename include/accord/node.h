@@ -131,8 +131,10 @@ json_t *node_outbox_json(node *n, const node_page *pg, int *status);
 json_t *node_inbox_json(node *n, const node_page *pg, int *status);
 /* One inbox item (with its record as JSON); *status 200, 404 or 500. */
 json_t *node_inbox_item_json(node *n, const char *id_hex, int *status);
-/* Acknowledge an inbox item: 200, 404, or 503. */
-json_t *node_inbox_ack(node *n, const char *id_hex, int *status);
+/* Acknowledge an inbox item (in the next group commit): fn gets 200
+ * {id, acked, acked_ms}, 404, or 503. Acknowledging twice keeps the first
+ * time. */
+void node_inbox_ack(node *n, const char *id_hex, node_reply_fn fn, void *arg);
 char *node_metrics_text(node *n);
 /* The latest signed checkpoint of our audit log (malloc'd); non-zero when
  * there is none yet. */

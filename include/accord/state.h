@@ -67,6 +67,11 @@ int state_case_put(state *s, MDB_txn *txn, const state_case_item *item,
 int state_inbox_set_receipt(state *s, MDB_txn *txn, const uint8_t id[STATE_ID_LEN],
 			    const uint8_t *receipt, size_t len, accord_error *e)
 	ACCORD_MUST_CHECK;
+/* Mark inbox item id acknowledged at acked_ms, reading it in txn (so that
+ * a receipt stored meanwhile is kept); *was: when it was acknowledged,
+ * acked_ms or an earlier time. ACCORD_ENOTFOUND when there is no such item. */
+int state_inbox_set_acked(state *s, MDB_txn *txn, const uint8_t id[STATE_ID_LEN],
+			  int64_t acked_ms, int64_t *was, accord_error *e) ACCORD_MUST_CHECK;
 
 /* Get one (ACCORD_ENOTFOUND when there is none). */
 int state_outbox_get(state *s, const uint8_t id[STATE_ID_LEN], state_outbox_item **out,

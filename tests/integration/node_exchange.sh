@@ -45,6 +45,14 @@ run 0 "$ACCORD" inbox show "$id" --config "$T/council/accordd.yaml" &&
 ok "the council's copy holds the shared fields and nothing withheld" $?
 run 0 "$ACCORD" inbox ack "$id" --config "$T/council/accordd.yaml" && has '"acked": true'
 ok "the council acknowledges it" $?
+acked=$(sed -n 's/.*"acked_ms": \([0-9]*\).*/\1/p' "$T/out")
+sleep 0.01
+run 0 api council POST "/v1/inbox/$id/ack" && has "\"acked_ms\":$acked" &&
+	run 0 api council GET "/v1/inbox/$id" && has '"acked":true' &&
+	[ "$(curl -s -o "$T/out" -w '%{http_code}' --unix-socket "$T/council/run/accord.sock" \
+		-X POST http://localhost/v1/inbox/0123456789abcdef0123456789abcdef/ack)" = 404 ] &&
+	has '"error":"no such inbox item"' && run 0 api council GET /v1/status && has '"items":1,'
+ok "acknowledging again keeps the first time; an unknown id is not found" $?
 run 0 "$ACCORD" audit list --data "$T/police/data" && has DISCLOSED && has DELIVERED
 ok "police's audit: DISCLOSED then DELIVERED" $?
 run 0 "$ACCORD" audit list --data "$T/council/data" && has RECEIVED
