@@ -1,6 +1,7 @@
 /*
- * accordd.c - the daemon: one thread, one libevent loop serving the peer
- * listener, the local API and (later) deliveries.
+ * accordd.c - the daemon: one libevent loop serving the peer listener, the
+ * local API and deliveries, beside the writer thread that commits what the
+ * loop queues (node_commit.c).
  */
 #include <getopt.h>
 #include <signal.h>
