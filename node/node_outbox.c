@@ -311,15 +311,6 @@ static void retry_later(node *n, struct parcel **p, const char *const *why, size
 		node_outbox_kick(n, soonest);
 }
 
-/*
- * Which checkpoint of the receiver's to hold after a receipt that passed
- * receipt_check against f->held, the one held when the envelopes left: the
- * receipt's proof links its checkpoint to that one only. If another
- * receipt moved the held checkpoint on meanwhile, no proof links the two,
- * and nothing new is held (the next delivery's proof starts from the one
- * held). Two checkpoints of the same size with different roots are a fork:
- * ACCORD_EINCONSISTENT.
- */
 /* What the receipts of one answer share: the verified batch signature,
  * the receiver's checkpoint held in the store (read once: nothing is
  * stored until the settlements commit), and the checkpoint they made us
@@ -331,6 +322,15 @@ struct reading {
 	char *held_note;
 };
 
+/*
+ * Which checkpoint of the receiver's to hold after a receipt that passed
+ * receipt_check against f->held, the one held when the envelopes left: the
+ * receipt's proof links its checkpoint to that one only. If another
+ * receipt moved the held checkpoint on meanwhile, no proof links the two,
+ * and nothing new is held (the next delivery's proof starts from the one
+ * held). Two checkpoints of the same size with different roots are a fork:
+ * ACCORD_EINCONSISTENT.
+ */
 static int next_held(const char *partner, const struct flight *f, const struct reading *rd,
 		     const receipt_info *info, const char **hold, accord_error *e)
 {

@@ -230,7 +230,6 @@ void node_inbox_ack(node *n, const char *id_hex, node_reply_fn fn, void *arg)
 	memcpy(op->id, id, STATE_ID_LEN);
 	crypto_hex(op->id, STATE_ID_LEN, op->id_hex);
 	op->unaudited = true;
-	op->t0 = node_monotonic();
 	op->acked_ms = node_now_ms();
 	op->reply = fn;
 	op->reply_arg = arg;

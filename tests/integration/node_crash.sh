@@ -59,17 +59,7 @@ kill_after() {
 }
 
 # drained: police's outbox has nothing pending (bounded: 40 s).
-drained() {
-	i=0
-	while [ $i -lt 400 ]; do
-		api police GET /v1/status >"$T/out" 2>&1
-		grep -qF '"pending":0,' "$T/out" && return 0
-		sleep 0.1
-		i=$((i + 1))
-	done
-	echo "police's outbox still has deliveries pending" >>"$T/out"
-	return 1
-}
+drained() { wait_for police /v1/status '"pending":0,' 400; }
 
 # audited: every acknowledged id is DISCLOSED once in police's audit,
 # RECEIVED once in the council's and in its inbox once; nothing is in the

@@ -23,14 +23,7 @@ run 0 "$TOOLS/outbox_strip" "$T/police/data" && [ "$(cat "$T/out")" = 3 ]
 ok "the three pending items lose their purpose and record digest" $?
 
 start_node police && start_node council; ok "both nodes start" $?
-i=0
-while [ $i -lt 100 ]; do
-	api police GET /v1/outbox >"$T/out" 2>&1
-	grep -qF '"delivered":3' "$T/out" && break
-	sleep 0.1
-	i=$((i + 1))
-done
-has '"delivered":3' && has '"pending":0'; ok "all three are delivered" $?
+wait_for police /v1/outbox '"delivered":3' && has '"pending":0'; ok "all three are delivered" $?
 run 0 api council GET /v1/inbox &&
 	for id in $ids; do [ "$(grep -o "\"id\":\"$id\"" "$T/out" | wc -l)" -eq 1 ] || exit 1; done
 ok "the council holds each once" $?

@@ -102,10 +102,11 @@ api() {
 		${4:+--data-binary "$4"} "http://localhost$3"
 }
 
-# wait_for NODE PATH TEXT: poll the local API until its answer holds TEXT.
+# wait_for NODE PATH TEXT [TRIES]: poll the local API until its answer
+# holds TEXT, at most TRIES times (default 100), 0.1 s apart.
 wait_for() {
 	i=0
-	while [ $i -lt 100 ]; do
+	while [ $i -lt "${4:-100}" ]; do
 		api "$1" GET "$2" >"$T/out" 2>&1
 		grep -qF -- "$3" "$T/out" && return 0
 		sleep 0.1
