@@ -22,17 +22,12 @@ struct pending {
 	uint8_t subject[AUDIT_HASH_LEN];
 };
 
-struct subject_put {
-	uint8_t subject[AUDIT_HASH_LEN];
-	uint64_t seq;
-};
-
 struct audit_batch {
 	audit *a;
 	uint64_t first;           /* the sequence of the first entry */
 	struct pending *items;
 	size_t n, cap;
-	struct subject_put *subjects; /* the subject index puts, in key order */
+	struct audit_subject_put *subjects; /* the subject index puts, in key order */
 	size_t n_subjects;
 	store_write_fn extra;
 	void *extra_ctx;
@@ -81,6 +76,8 @@ int audit_open(store *st, audit **out, accord_error *e)
 		rc = store_db(st, "audit_meta", 0, &a->db.meta, e);
 	if (rc == 0 && !store_read_only(st))
 		rc = ensure_secret(a, e);
+	if (rc == 0)
+		rc = audit_subject_open(a, e);
 	if (rc != 0) {
 		audit_close(a);
 		return rc;
@@ -98,8 +95,7 @@ void audit_close(audit *a)
 	free(a);
 }
 
-/* Entries in the log as seen by txn. */
-static int size_in(audit *a, MDB_txn *txn, uint64_t *size)
+int audit_size_in(audit *a, MDB_txn *txn, uint64_t *size)
 {
 	MDB_cursor *c;
 	MDB_val k, v;
@@ -128,7 +124,7 @@ int audit_size(audit *a, uint64_t *size, accord_error *e)
 
 	if (rc != 0)
 		return rc;
-	rc = size_in(a, txn, size);
+	rc = audit_size_in(a, txn, size);
 	mdb_txn_abort(txn);
 	return rc ? store_fail(e, rc, "reading the audit log's size") : 0;
 }
@@ -361,33 +357,17 @@ static int put_leaf(audit *a, MDB_txn *txn, uint64_t seq, const uint8_t leaf[AUD
 	return 0;
 }
 
-static int by_subject(const void *x, const void *y)
-{
-	const struct subject_put *p = x, *q = y;
-	int c = memcmp(p->subject, q->subject, AUDIT_HASH_LEN);
-
-	return c ? c : (p->seq > q->seq) - (p->seq < q->seq);
-}
-
-/*
- * The subject index in key order: pseudonyms are uniformly random, so each
- * put lands on its own leaf page; sorted, successive puts descend the same
- * branch pages while they are still in cache, and a subject's entries in
- * one batch are added in the order MDB_DUPSORT keeps them. The order is
- * made once per batch (a retried transaction reuses it).
- */
+/* The batch's subject index puts, made and ordered once per batch (a
+ * retried transaction reuses them). */
 static int put_subjects(audit_batch *b, MDB_txn *txn)
 {
-	uint8_t key[8];
-	int rc;
-
 	if (!b->subjects) {
 		b->subjects = reallocarray(NULL, b->n ? b->n : 1, sizeof *b->subjects);
 		if (!b->subjects)
 			return ENOMEM;
 		b->n_subjects = 0;
 		for (size_t i = 0; i < b->n; i++) {
-			struct subject_put *s = &b->subjects[b->n_subjects];
+			struct audit_subject_put *s = &b->subjects[b->n_subjects];
 
 			if (!b->items[i].has_subject)
 				continue;
@@ -395,16 +375,10 @@ static int put_subjects(audit_batch *b, MDB_txn *txn)
 			s->seq = b->first + i;
 			b->n_subjects++;
 		}
-		qsort(b->subjects, b->n_subjects, sizeof *b->subjects, by_subject);
+		audit_subject_sort(b->subjects, b->n_subjects);
 	}
-	for (size_t i = 0; i < b->n_subjects; i++) {
-		audit_be64(b->subjects[i].seq, key);
-		rc = put(txn, b->a->db.subject, b->subjects[i].subject, AUDIT_HASH_LEN,
-			 key, sizeof key, MDB_NODUPDATA);
-		if (rc != 0)
-			return rc;
-	}
-	return 0;
+	return audit_subject_index(b->a, txn, b->subjects, b->n_subjects, b->first,
+				   b->first + b->n);
 }
 
 static int batch_write(MDB_txn *txn, void *ctx, accord_error *e)
@@ -413,7 +387,7 @@ static int batch_write(MDB_txn *txn, void *ctx, accord_error *e)
 	audit *a = b->a;
 	uint8_t frontier[64][AUDIT_HASH_LEN];
 	uint64_t size;
-	int rc = size_in(a, txn, &size);
+	int rc = audit_size_in(a, txn, &size);
 
 	if (rc != 0)
 		return rc;
@@ -502,7 +476,7 @@ static int tree_op(audit *a, enum tree_op op, uint64_t x, uint64_t y, uint8_t *r
 
 	if (rc != 0)
 		return rc;
-	rc = size_in(a, t.txn, &size);
+	rc = audit_size_in(a, t.txn, &size);
 	if (rc != 0) {
 		mdb_txn_abort(t.txn);
 		return store_fail(e, rc, "reading the audit log");
@@ -613,7 +587,7 @@ static int ckpt_write(MDB_txn *txn, void *ctx, accord_error *e)
 	int rc = meta_identity(c, txn, origin, e);
 
 	if (rc == 0)
-		rc = size_in(c->a, txn, &size);
+		rc = audit_size_in(c->a, txn, &size);
 	if (rc != 0)
 		return rc;
 	free(c->note);

@@ -50,7 +50,7 @@ uint64_t audit_get_be64(const uint8_t in[8]);
 
 /* The databases, opened by audit_open. */
 struct audit_dbs {
-	MDB_dbi entry, tree, subject, checkpoint, meta;
+	MDB_dbi entry, tree, subject, subject_runs, checkpoint, meta;
 };
 struct audit {
 	store *st;
@@ -60,7 +60,30 @@ struct audit {
 	 * first pseudonym and duplicated for each: the file is read once. */
 	EVP_MAC_CTX *pseudonym;
 	bool batch_open;
+	bool has_subject_runs;  /* audit_subject_runs exists */
+	bool has_old_subject;   /* audit_subject, the older index, holds pairs */
 };
+
+/* Entries in the log as seen by txn. */
+int audit_size_in(audit *a, MDB_txn *txn, uint64_t *size);
+
+/* One subject index pair: an entry and the pseudonym it is about. */
+struct audit_subject_put {
+	uint8_t subject[AUDIT_HASH_LEN];
+	uint64_t seq;
+};
+
+/* The subject index (audit_subject.c). Sort a batch's pairs into the order
+ * audit_subject_index writes them; write them, in the transaction that
+ * grows the log from entries from to to, merging the runs the growth
+ * completes. An LMDB error code. */
+void audit_subject_sort(struct audit_subject_put *p, size_t n);
+int audit_subject_index(audit *a, MDB_txn *txn, const struct audit_subject_put *p,
+			size_t n, uint64_t from, uint64_t to);
+/* Open the runs, once a->db.subject (the older index) is open; on a
+ * writable store, move what the older index holds into the runs, in one
+ * transaction. */
+int audit_subject_open(audit *a, accord_error *e) ACCORD_MUST_CHECK;
 
 /* Read meta key name into buf (up to cap bytes; *len set). */
 int audit_meta_get(audit *a, MDB_txn *txn, const char *name, void *buf,

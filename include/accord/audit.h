@@ -20,13 +20,18 @@
  *                     its last leaf, so appending leaf n writes (n, 0),
  *                     (n, 1), ... in key order: O(log n) appends. The root
  *                     and every proof are O(log n) lookups of these.
- *   audit_subject     key 32-byte pseudonym -> BE64 sequences
- *                     (MDB_DUPSORT | MDB_DUPFIXED)
+ *   audit_subject_runs  the subject index: key BE64 run start || level
+ *                     byte || 32-byte pseudonym || BE64 sequence, empty
+ *                     values, in sorted runs of 256, 4,096 and 65,536
+ *                     entries merged as the log grows (audit_subject.c)
+ *   audit_subject     the index of stores before the runs; moved into them
+ *                     at the first writable open, then empty
  *   audit_checkpoint  key BE64 tree size -> the signed note (MDB_APPEND)
  *   audit_meta        "origin", "signer": fixed at the first checkpoint
  *
- * Nothing here updates or deletes in them. The sequence in the key is
- * authoritative; audit_verify checks each entry's `sequence` against it.
+ * Nothing here updates or deletes an entry, a hash or a checkpoint; only
+ * the subject index, which holds nothing the entries do not, is reordered
+ * by its merges. The sequence in the key is authoritative; audit_verify checks each entry's `sequence` against it.
  */
 #ifndef ACCORD_AUDIT_H
 #define ACCORD_AUDIT_H

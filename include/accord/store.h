@@ -31,7 +31,7 @@
 
 typedef struct store store;
 
-#define STORE_MAX_DBS 16
+#define STORE_MAX_DBS 32
 #define STORE_DEFAULT_MAP_SIZE (64ull << 20)   /* 64 MiB to start */
 #define STORE_DEFAULT_MAP_MAX (64ull << 30)    /* 64 GiB at most */
 

@@ -1,5 +1,6 @@
 /* test_audit.c - the audit log: append and read, group commit with the
- * caller's own puts, filters, the subject index, checkpoints (forged ones
+ * caller's own puts, filters, the subject index and its runs (merged as
+ * the log grows, moved in from older stores), checkpoints (forged ones
  * refused), an intruder's changed byte and cut-off tail caught, a full
  * store, and a SIGKILL in the middle of batches. */
 #include <signal.h>
@@ -222,6 +223,151 @@ static void test_subject(void **state)
 	assert_int_equal(audit_subject_entries(l.a, p, &seqs, &n, NULL), 0);
 	assert_int_equal(n, 0);
 	free(seqs);
+	th_log_close(&l);
+}
+
+/* ---- the subject index's runs ------------------------------------------ */
+
+/* Entry i of these tests is about subject (i % 5, i % 7), or about nobody
+ * when i % 13 == 0. */
+static void runs_entry(uint64_t i, audit_entry *en)
+{
+	th_entry(i, en, (uint8_t)(i % 5));
+	en->has_subject = i % 13 != 0;
+}
+
+static void runs_append(audit *a, uint64_t from, uint64_t to, size_t batch)
+{
+	while (from < to) {
+		audit_batch *b;
+		audit_entry en;
+
+		assert_int_equal(audit_batch_begin(a, &b, NULL), 0);
+		for (size_t j = 0; j < batch && from < to; j++, from++) {
+			runs_entry(from, &en);
+			assert_int_equal(audit_batch_append(b, &en, NULL, NULL), 0);
+		}
+		assert_int_equal(audit_batch_commit(b, NULL, NULL, NULL), 0);
+	}
+}
+
+/* Every subject's entries in a log of size entries, against the formula. */
+static void runs_check(audit *a, uint64_t size)
+{
+	for (unsigned s = 0; s < 35; s++) {
+		uint8_t p[AUDIT_HASH_LEN] = { 0 };
+		uint64_t *seqs, want = 0;
+		size_t n, k = 0;
+
+		p[0] = (uint8_t)(s % 5);
+		p[1] = (uint8_t)(s % 7);
+		assert_int_equal(audit_subject_entries(a, p, &seqs, &n, NULL), 0);
+		for (uint64_t i = 0; i < size; i++) {
+			if (i % 13 == 0 || i % 5 != s % 5 || i % 7 != s % 7)
+				continue;
+			if (k >= n || seqs[k] != i)
+				fail_msg("size %llu, subject %u: entry %llu is missing "
+					 "(result %zu of %zu)", (unsigned long long)size, s,
+					 (unsigned long long)i, k, n);
+			k++;
+			want++;
+		}
+		if (n != want)
+			fail_msg("size %llu, subject %u: %zu entries, want %llu",
+				 (unsigned long long)size, s, n, (unsigned long long)want);
+		free(seqs);
+	}
+}
+
+/* The runs are merged as the log crosses 256, 4,096 and 65,536 entries,
+ * by batches of every size, some crossing several runs at once; every
+ * query finds exactly its subject's entries, in order, before and after a
+ * restart, and read only. */
+static void test_subject_runs(void **state)
+{
+	static const uint64_t stops[] = {
+		1, 255, 256, 257, 4095, 4096, 4097, 8192, 9000, 65535, 65536, 65537, 70000,
+	};
+	static const size_t batches[] = { 1, 7, 100, 255, 1000, 3000 };
+	store_options ro = { .read_only = true };
+	struct th_log l;
+	uint64_t size = 0;
+	store *st;
+	audit *a;
+
+	th_log_open(&l, NULL);
+	runs_check(l.a, 0);
+	for (size_t k = 0; k < sizeof stops / sizeof stops[0]; k++) {
+		for (size_t j = 0; size < stops[k]; j++) {
+			uint64_t to = size + batches[(k + j) % 6];
+
+			to = to < stops[k] ? to : stops[k];
+			runs_append(l.a, size, to, batches[(k + j) % 6]);
+			size = to;
+		}
+		runs_check(l.a, size);
+	}
+	th_log_reopen(&l);
+	runs_check(l.a, size);
+	assert_int_equal(store_open(l.dir, &ro, &st, NULL), 0);
+	assert_int_equal(audit_open(st, &a, NULL), 0);
+	runs_check(a, size);
+	audit_close(a);
+	store_close(st);
+	th_log_close(&l);
+}
+
+/* A store from before the runs: its index in "audit_subject" (pseudonym ->
+ * sequences) is read as it is by a read-only open, and moved into the runs
+ * by the first writable one, after which the log grows as any other. */
+static void test_subject_upgrade(void **state)
+{
+	store_options ro = { .read_only = true };
+	struct th_log l;
+	MDB_txn *txn;
+	MDB_dbi old, runs;
+	MDB_stat st;
+	store *rst;
+	audit *a;
+
+	th_log_open(&l, NULL);
+	runs_append(l.a, 0, 5000, 1000);
+	/* As the older code left it: no runs, every pair in the old index. */
+	assert_int_equal(mdb_txn_begin(store_env(l.st), NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "audit_subject_runs", 0, &runs), 0);
+	assert_int_equal(mdb_drop(txn, runs, 1), 0);
+	assert_int_equal(mdb_dbi_open(txn, "audit_subject", MDB_DUPSORT | MDB_DUPFIXED,
+				      &old), 0);
+	for (uint64_t i = 0; i < 5000; i++) {
+		audit_entry en;
+		uint8_t seq[8];
+		MDB_val k = { AUDIT_HASH_LEN, en.subject }, v = { 8, seq };
+
+		runs_entry(i, &en);
+		if (!en.has_subject)
+			continue;
+		for (int b = 0; b < 8; b++)
+			seq[b] = (uint8_t)(i >> (56 - 8 * b));
+		assert_int_equal(mdb_put(txn, old, &k, &v, 0), 0);
+	}
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	th_log_shut(&l);
+
+	assert_int_equal(store_open(l.dir, &ro, &rst, NULL), 0);
+	assert_int_equal(audit_open(rst, &a, NULL), 0);
+	runs_check(a, 5000);
+	audit_close(a);
+	store_close(rst);
+
+	th_log_reopen(&l);
+	runs_check(l.a, 5000);
+	assert_int_equal(mdb_txn_begin(store_env(l.st), NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "audit_subject", 0, &old), 0);
+	assert_int_equal(mdb_stat(txn, old, &st), 0);
+	assert_int_equal(st.ms_entries, 0);
+	mdb_txn_abort(txn);
+	runs_append(l.a, 5000, 9000, 700);
+	runs_check(l.a, 9000);
 	th_log_close(&l);
 }
 
@@ -664,6 +810,8 @@ int main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_filters),
 		cmocka_unit_test(test_subject),
+		cmocka_unit_test(test_subject_runs),
+		cmocka_unit_test(test_subject_upgrade),
 		cmocka_unit_test(test_checkpoint),
 		cmocka_unit_test(test_note_malformed),
 		cmocka_unit_test(test_tamper_byte),

@@ -1,0 +1,361 @@
+/*
+ * audit_subject.c - the audit log's subject index: from a subject's
+ * pseudonym to the sequence numbers of the entries about them.
+ *
+ * Pseudonyms are uniformly random HMACs, so an index ordered by pseudonym
+ * alone puts each entry of a batch on its own leaf page: a durable commit
+ * of 100 entries then writes some 100 scattered index pages beside a dozen
+ * pages of entries and tree, and the disk's sync of those pages is most of
+ * the commit's time. So the index is kept in sorted runs, each covering an
+ * aligned range of sequence numbers, as a log-structured merge tree would:
+ *
+ *   key = start (BE64) | level (1 byte) | pseudonym (32) | seq (BE64)
+ *
+ * A run of level L covers the RUN_SIZE(L) entries from start, a multiple of
+ * RUN_SIZE(L). New entries go to the level-0 run of their 256-entry block,
+ * a few neighbouring pages. When the log's growth completes a block of
+ * level L+1, its 16 runs of level L are merged into one run of level L+1;
+ * the top level's runs are never merged. Which runs exist follows from the
+ * log's size alone (runs_of), so a query seeks each run in turn: at 1M
+ * entries about 20 seeks, against one for a single ordered index, and a
+ * commit writes a handful of index pages instead of one an entry.
+ *
+ * Stores written before the runs kept the index in "audit_subject", ordered
+ * by pseudonym with the sequences as duplicates; audit_subject_open moves
+ * it into the runs at the first writable open.
+ */
+#include <errno.h>
+
+#include "audit_internal.h"
+
+#define RUN_LEVELS 3                          /* 256, 4,096, 65,536 entries */
+#define RUN_SIZE(l) ((uint64_t)256 << (4 * (l)))
+#define KEY_LEN (8 + 1 + AUDIT_HASH_LEN + 8)
+#define PREFIX_LEN (8 + 1 + AUDIT_HASH_LEN)
+
+static void run_key(uint64_t start, unsigned level, const uint8_t p[AUDIT_HASH_LEN],
+		    uint64_t seq, uint8_t key[KEY_LEN])
+{
+	audit_be64(start, key);
+	key[8] = (uint8_t)level;
+	memcpy(key + 9, p, AUDIT_HASH_LEN);
+	audit_be64(seq, key + PREFIX_LEN);
+}
+
+/* The run that holds entry seq in a log of size entries: the highest level
+ * whose block around seq is complete, else the level-0 block. */
+static void run_of(uint64_t seq, uint64_t size, uint64_t *start, unsigned *level)
+{
+	for (unsigned l = RUN_LEVELS - 1; l > 0; l--) {
+		uint64_t s = seq - seq % RUN_SIZE(l);
+
+		if (s + RUN_SIZE(l) <= size) {
+			*start = s;
+			*level = l;
+			return;
+		}
+	}
+	*start = seq - seq % RUN_SIZE(0);
+	*level = 0;
+}
+
+static int by_key(const void *x, const void *y)
+{
+	const struct audit_subject_put *p = x, *q = y;
+	uint64_t bp = p->seq / RUN_SIZE(0), bq = q->seq / RUN_SIZE(0);
+	int c;
+
+	if (bp != bq)
+		return bp < bq ? -1 : 1;
+	c = memcmp(p->subject, q->subject, AUDIT_HASH_LEN);
+	return c ? c : (p->seq > q->seq) - (p->seq < q->seq);
+}
+
+void audit_subject_sort(struct audit_subject_put *p, size_t n)
+{
+	qsort(p, n, sizeof *p, by_key);
+}
+
+static int by_subject(const void *x, const void *y)
+{
+	const struct audit_subject_put *p = x, *q = y;
+	int c = memcmp(p->subject, q->subject, AUDIT_HASH_LEN);
+
+	return c ? c : (p->seq > q->seq) - (p->seq < q->seq);
+}
+
+static int put_key(MDB_txn *txn, MDB_dbi db, const uint8_t key[KEY_LEN])
+{
+	MDB_val k = { KEY_LEN, (void *)key }, v = { 0, NULL };
+
+	return mdb_put(txn, db, &k, &v, 0);
+}
+
+/* Take out every index key whose run starts in [from, to); the pairs
+ * taken are appended to *out (grown as needed). */
+static int take_range(MDB_txn *txn, MDB_dbi db, uint64_t from, uint64_t to,
+		      struct audit_subject_put **out, size_t *n, size_t *cap)
+{
+	MDB_cursor *c;
+	uint8_t at[8];
+	int rc = mdb_cursor_open(txn, db, &c);
+
+	if (rc != 0)
+		return rc;
+	audit_be64(from, at);
+	for (;;) {
+		MDB_val k = { sizeof at, at }, v;
+		const uint8_t *key;
+
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		if (rc == MDB_NOTFOUND) {
+			rc = 0;
+			break;
+		}
+		if (rc != 0)
+			break;
+		key = k.mv_data;
+		if (k.mv_size != KEY_LEN) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		if (audit_get_be64(key) >= to)
+			break;
+		if (*n == *cap) {
+			size_t want = *cap ? *cap * 2 : 4096;
+			struct audit_subject_put *m = reallocarray(*out, want, sizeof **out);
+
+			if (!m) {
+				rc = ENOMEM;
+				break;
+			}
+			*out = m;
+			*cap = want;
+		}
+		memcpy((*out)[*n].subject, key + 9, AUDIT_HASH_LEN);
+		(*out)[*n].seq = audit_get_be64(key + PREFIX_LEN);
+		(*n)++;
+		rc = mdb_cursor_del(c, 0);
+		if (rc != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	return rc;
+}
+
+/* Merge the runs inside [start, start + RUN_SIZE(level)) into one run of
+ * that level. */
+static int merge(MDB_txn *txn, MDB_dbi db, uint64_t start, unsigned level)
+{
+	struct audit_subject_put *all = NULL;
+	size_t n = 0, cap = 0;
+	uint8_t key[KEY_LEN];
+	int rc = take_range(txn, db, start, start + RUN_SIZE(level), &all, &n, &cap);
+
+	if (rc == 0)
+		qsort(all, n, sizeof *all, by_subject);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		run_key(start, level, all[i].subject, all[i].seq, key);
+		rc = put_key(txn, db, key);
+	}
+	free(all);
+	return rc;
+}
+
+int audit_subject_index(audit *a, MDB_txn *txn, const struct audit_subject_put *p,
+			size_t n, uint64_t from, uint64_t to)
+{
+	uint8_t key[KEY_LEN];
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		run_key(p[i].seq - p[i].seq % RUN_SIZE(0), 0, p[i].subject, p[i].seq, key);
+		rc = put_key(txn, a->db.subject_runs, key);
+	}
+	/* Blocks the log completed, smallest first: a level's merge finds
+	 * only complete runs of the level below. */
+	for (unsigned l = 1; rc == 0 && l < RUN_LEVELS; l++)
+		for (uint64_t end = (from / RUN_SIZE(l) + 1) * RUN_SIZE(l);
+		     rc == 0 && end <= to; end += RUN_SIZE(l))
+			rc = merge(txn, a->db.subject_runs, end - RUN_SIZE(l), l);
+	return rc;
+}
+
+/* Append the sequences under key prefix (start, level, p) to out. */
+static int read_run(MDB_cursor *c, uint64_t start, unsigned level,
+		    const uint8_t p[AUDIT_HASH_LEN], uint64_t **out, size_t *n,
+		    size_t *cap)
+{
+	uint8_t prefix[KEY_LEN];
+	MDB_val k = { PREFIX_LEN, prefix }, v;
+	int rc;
+
+	run_key(start, level, p, 0, prefix);
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != KEY_LEN || memcmp(k.mv_data, prefix, PREFIX_LEN) != 0)
+			return 0;
+		if (*n == *cap) {
+			size_t want = *cap ? *cap * 2 : 16;
+			uint64_t *m = reallocarray(*out, want, sizeof **out);
+
+			if (!m)
+				return ENOMEM;
+			*out = m;
+			*cap = want;
+		}
+		(*out)[(*n)++] = audit_get_be64((const uint8_t *)k.mv_data + PREFIX_LEN);
+	}
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* The index of a store not yet upgraded (read-only opens of an old store):
+ * pseudonym -> sequences, MDB_DUPSORT | MDB_DUPFIXED. */
+static int read_old(MDB_cursor *c, const uint8_t p[AUDIT_HASH_LEN], uint64_t **out,
+		    size_t *n, size_t *cap)
+{
+	MDB_val k = { AUDIT_HASH_LEN, (void *)p }, v;
+	int rc = mdb_cursor_get(c, &k, &v, MDB_SET);
+
+	if (rc == 0)
+		rc = mdb_cursor_get(c, &k, &v, MDB_GET_MULTIPLE);
+	/* DUPFIXED: whole pages of sequences at a time. */
+	while (rc == 0) {
+		size_t m = v.mv_size / 8;
+
+		if (*n + m > *cap) {
+			size_t want = *n + m + 16;
+			uint64_t *o = reallocarray(*out, want, sizeof **out);
+
+			if (!o)
+				return ENOMEM;
+			*out = o;
+			*cap = want;
+		}
+		for (size_t i = 0; i < m; i++)
+			(*out)[(*n)++] = audit_get_be64((const uint8_t *)v.mv_data + 8 * i);
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_MULTIPLE);
+	}
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int audit_subject_entries(audit *a, const uint8_t pseudonym[AUDIT_HASH_LEN],
+			  uint64_t **seqs, size_t *n, accord_error *e)
+{
+	MDB_txn *txn;
+	MDB_cursor *c = NULL;
+	uint64_t *out = NULL, size = 0, pos = 0;
+	size_t have = 0, cap = 0;
+	int rc = store_read_begin(a->st, &txn, e);
+
+	if (rc != 0)
+		return rc;
+	if (a->has_old_subject) {
+		rc = mdb_cursor_open(txn, a->db.subject, &c);
+		if (rc == 0)
+			rc = read_old(c, pseudonym, &out, &have, &cap);
+		mdb_cursor_close(c);
+		c = NULL;
+	}
+	if (rc == 0 && a->has_subject_runs) {
+		rc = audit_size_in(a, txn, &size);
+		if (rc == 0)
+			rc = mdb_cursor_open(txn, a->db.subject_runs, &c);
+	}
+	/* The runs of a log of this size, in sequence order (see run_of). */
+	for (unsigned l = RUN_LEVELS; rc == 0 && c && l-- > 0;)
+		for (; rc == 0 && pos + (l ? RUN_SIZE(l) : 1) <= size; pos += RUN_SIZE(l))
+			rc = read_run(c, pos, l, pseudonym, &out, &have, &cap);
+	mdb_cursor_close(c);
+	mdb_txn_abort(txn);
+	if (rc != 0) {
+		free(out);
+		return store_fail(e, rc, "reading the subject index");
+	}
+	*seqs = out;
+	*n = have;
+	return 0;
+}
+
+/* Every index pair of the old index and of the runs, put back where a log
+ * of size entries keeps them. */
+static int rebuild(MDB_txn *txn, void *ctx, accord_error *e)
+{
+	audit *a = ctx;
+	struct audit_subject_put *all = NULL;
+	size_t n = 0, cap = 0;
+	uint64_t size;
+	uint8_t key[KEY_LEN];
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = audit_size_in(a, txn, &size);
+
+	if (rc == 0)
+		rc = take_range(txn, a->db.subject_runs, 0, UINT64_MAX, &all, &n, &cap);
+	if (rc == 0)
+		rc = mdb_cursor_open(txn, a->db.subject, &c);
+	for (rc = rc ? rc : mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != AUDIT_HASH_LEN || v.mv_size != 8) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		if (n == cap) {
+			size_t want = cap ? cap * 2 : 4096;
+			struct audit_subject_put *m = reallocarray(all, want, sizeof *all);
+
+			if (!m) {
+				rc = ENOMEM;
+				break;
+			}
+			all = m;
+			cap = want;
+		}
+		memcpy(all[n].subject, k.mv_data, AUDIT_HASH_LEN);
+		all[n++].seq = audit_get_be64(v.mv_data);
+	}
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+	if (rc == 0)
+		rc = mdb_drop(txn, a->db.subject, 0);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		uint64_t start;
+		unsigned level;
+
+		run_of(all[i].seq, size, &start, &level);
+		run_key(start, level, all[i].subject, all[i].seq, key);
+		rc = put_key(txn, a->db.subject_runs, key);
+	}
+	free(all);
+	return rc ? store_fail(e, rc, "moving the subject index into runs") : 0;
+}
+
+int audit_subject_open(audit *a, accord_error *e)
+{
+	MDB_txn *txn;
+	MDB_stat st;
+	accord_error why = { 0 };
+	int rc = store_db(a->st, "audit_subject_runs", 0, &a->db.subject_runs, &why);
+
+	if (rc == 0)
+		a->has_subject_runs = true;
+	else if (rc == ACCORD_ENOTFOUND && store_read_only(a->st))
+		rc = 0; /* an older store, read only: its old index serves */
+	else if (e)
+		*e = why;
+	if (rc == 0)
+		rc = store_read_begin(a->st, &txn, e);
+	if (rc != 0)
+		return rc;
+	rc = mdb_stat(txn, a->db.subject, &st);
+	mdb_txn_abort(txn);
+	if (rc != 0)
+		return store_fail(e, rc, "reading the old subject index");
+	a->has_old_subject = st.ms_entries > 0;
+	if (!a->has_old_subject || store_read_only(a->st))
+		return 0;
+	rc = store_write(a->st, rebuild, a, e);
+	if (rc == 0)
+		a->has_old_subject = false;
+	return rc;
+}
