@@ -15,20 +15,27 @@
 #include "accord/fs.h"
 #include "node_int.h"
 
+/* A line may echo what a peer sent (a receiver's answer, a refused
+ * envelope's fields): escaped with record_term_escape, it cannot act on
+ * the terminal of whoever reads the log. */
 void node_log(const node *n, const char *fmt, ...)
 {
-	char when[32];
+	char when[32], raw[2048], line[4 * sizeof raw];
 	time_t now = time(NULL);
 	struct tm tm;
 	va_list ap;
+	int len;
 
 	gmtime_r(&now, &tm);
 	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	fprintf(stderr, "%s accordd[%s]: ", when, n->cf.partner);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	len = vsnprintf(raw, sizeof raw, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	if (len < 0)
+		raw[0] = '\0';
+	record_term_escape(raw, strlen(raw), line, sizeof line);
+	fprintf(stderr, "%s accordd[%s]: %s%s\n", when, n->cf.partner, line,
+		len >= (int)sizeof raw ? "..." : "");
 }
 
 int64_t node_now_ms(void)

@@ -76,15 +76,20 @@ static void diag(struct ctx *c, const yt_node *n, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* A message may quote the document, which another partner may have
+ * written: escaped, it cannot act on the terminal. */
 void protocol_diags_print(const protocol_diags *d, FILE *f)
 {
+	char msg[4 * sizeof d->items[0].msg];
+
 	for (size_t i = 0; i < d->count; i++) {
 		const protocol_diag *g = &d->items[i];
 
+		record_term_escape(g->msg, strlen(g->msg), msg, sizeof msg);
 		if (g->line > 0)
-			fprintf(f, "%s:%d:%d: %s\n", d->file, g->line, g->column, g->msg);
+			fprintf(f, "%s:%d:%d: %s\n", d->file, g->line, g->column, msg);
 		else
-			fprintf(f, "%s: %s\n", d->file, g->msg);
+			fprintf(f, "%s: %s\n", d->file, msg);
 	}
 	if (d->dropped)
 		fprintf(f, "%s: ... and %zu more problems\n", d->file, d->dropped);

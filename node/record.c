@@ -281,26 +281,27 @@ void rec_path_pop(rec_path *p, size_t old)
 	p->buf[old] = '\0';
 }
 
-/* The length (1 to 4) of the UTF-8 character at s (n > 0 bytes left), or
- * 0 when none starts there: NUL, a stray continuation byte, an overlong
- * form, a surrogate, a value past U+10FFFF or a sequence cut short. */
-static size_t utf8_char(const char *s, size_t n)
+/* The length (1 to 4) of the UTF-8 character at s (n > 0 bytes left), and
+ * its code point in *cp; or 0 when none starts there: NUL, a stray
+ * continuation byte, an overlong form, a surrogate, a value past U+10FFFF
+ * or a sequence cut short. */
+static size_t utf8_char(const char *s, size_t n, uint32_t *cp)
 {
 	unsigned char c = (unsigned char)s[0];
 	size_t k;
-	uint32_t cp;
 
+	*cp = c;
 	if (c < 0x80)
 		return c != 0;
 	if (c >= 0xc2 && c <= 0xdf) {
 		k = 1;
-		cp = c & 0x1f;
+		*cp = c & 0x1f;
 	} else if (c >= 0xe0 && c <= 0xef) {
 		k = 2;
-		cp = c & 0x0f;
+		*cp = c & 0x0f;
 	} else if (c >= 0xf0 && c <= 0xf4) {
 		k = 3;
-		cp = c & 0x07;
+		*cp = c & 0x07;
 	} else {
 		return 0;
 	}
@@ -309,47 +310,115 @@ static size_t utf8_char(const char *s, size_t n)
 	for (size_t j = 1; j <= k; j++) {
 		if (((unsigned char)s[j] & 0xc0) != 0x80)
 			return 0;
-		cp = (cp << 6) | ((unsigned char)s[j] & 0x3f);
+		*cp = (*cp << 6) | ((unsigned char)s[j] & 0x3f);
 	}
-	if ((k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+	if ((k == 2 && *cp < 0x800) || (k == 3 && *cp < 0x10000) ||
+	    (*cp >= 0xd800 && *cp <= 0xdfff) || *cp > 0x10ffff)
 		return 0;
 	return k + 1;
 }
 
 bool record_utf8_ok(const char *s, size_t n)
 {
+	uint32_t cp;
+
 	for (size_t i = 0, k; i < n; i += k)
-		if ((k = utf8_char(s + i, n - i)) == 0)
+		if ((k = utf8_char(s + i, n - i, &cp)) == 0)
 			return false;
 	return true;
 }
 
-size_t record_utf8_escape(const char *s, size_t n, char *out, size_t size)
+/* What the escapes below are for: JSON and the audit (text that is UTF-8),
+ * a terminal (plain text), a terminal showing JSON. */
+enum escape_mode { ESCAPE_UTF8, ESCAPE_TERM, ESCAPE_TERM_JSON };
+
+/* The characters a terminal may act on instead of showing: the C0 and C1
+ * controls and DEL, the bidi controls (Unicode's Bidi_Control: U+061C,
+ * U+200E, U+200F, U+202A..U+202E, U+2066..U+2069) and the line and
+ * paragraph separators U+2028 and U+2029. */
+static bool term_control(uint32_t cp)
 {
-	static const char hex[] = "0123456789abcdef";
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x61c || cp == 0x200e ||
+	       cp == 0x200f || (cp >= 0x2028 && cp <= 0x202e) ||
+	       (cp >= 0x2066 && cp <= 0x2069);
+}
+
+/* The escape standing for what starts at s (n > 0 bytes left) under mode,
+ * written into esc, and its length; 0 when the character is kept as it is.
+ * *k is the number of bytes of s it stands for. */
+static size_t escape_one(const char *s, size_t n, enum escape_mode mode, char esc[6],
+			 size_t *k)
+{
+	/* Upper case in JSON, as jansson writes its own \u escapes. */
+	const char *hex = mode == ESCAPE_TERM_JSON ? "0123456789ABCDEF" : "0123456789abcdef";
+	uint32_t cp;
+	bool stray;
+
+	*k = utf8_char(s, n, &cp);
+	stray = *k == 0;
+	if (stray) {
+		*k = 1;
+		cp = (unsigned char)s[0];
+	} else if (mode == ESCAPE_UTF8 ||
+		   (mode == ESCAPE_TERM && !term_control(cp) && cp != '\\') ||
+		   /* JSON has C0 controls raw only as its layout, between tokens. */
+		   (mode == ESCAPE_TERM_JSON && !(term_control(cp) && cp >= 0x7f))) {
+		return 0;
+	}
+	esc[0] = '\\';
+	if (cp == '\\') {
+		esc[1] = '\\';
+		return 2;
+	}
+	if (stray || (mode == ESCAPE_TERM && cp < 0x80)) {
+		esc[1] = 'x';
+		esc[2] = hex[cp >> 4];
+		esc[3] = hex[cp & 0xf];
+		return 4;
+	}
+	esc[1] = 'u';
+	for (int j = 0; j < 4; j++)
+		esc[2 + j] = hex[(cp >> (12 - 4 * j)) & 0xf];
+	return 6;
+}
+
+static size_t escape(const char *s, size_t n, enum escape_mode mode, char *out, size_t size)
+{
 	size_t need = 0, used = 0;
 	bool full = size == 0;
 
-	for (size_t i = 0; i < n;) {
-		size_t k = utf8_char(s + i, n - i);
-		const char esc[4] = { '\\', 'x', hex[(unsigned char)s[i] >> 4],
-				      hex[(unsigned char)s[i] & 0xf] };
-		size_t len = k ? k : sizeof esc;
+	for (size_t i = 0, k; i < n; i += k) {
+		char esc[6];
+		size_t e = escape_one(s + i, n - i, mode, esc, &k);
+		size_t len = e ? e : k;
 
 		need += len;
 		/* Whole characters and escapes only, and room for the NUL. */
 		if (!full && used + len < size) {
-			memcpy(out + used, k ? s + i : esc, len);
+			memcpy(out + used, e ? esc : s + i, len);
 			used += len;
 		} else {
 			full = true;
 		}
-		i += k ? k : 1;
 	}
 	if (size)
 		out[used] = '\0';
 	return need;
+}
+
+size_t record_utf8_escape(const char *s, size_t n, char *out, size_t size)
+{
+	return escape(s, n, ESCAPE_UTF8, out, size);
+}
+
+size_t record_term_escape(const char *s, size_t n, char *out, size_t size)
+{
+	return escape(s, n, ESCAPE_TERM, out, size);
+}
+
+size_t record_term_escape_json(const char *s, size_t n, char *out, size_t size)
+{
+	return escape(s, n, ESCAPE_TERM_JSON, out, size);
 }
 
 const ProtobufCFieldDescriptor *record_bad_text(const ProtobufCMessage *m, const char **text)

@@ -1,15 +1,72 @@
 /* cli.c - helpers the command groups share. */
+#include <jansson.h>
+
+#include "accord/record.h"
 #include "cmd.h"
+
+/* The buffers cli_text and cli_json take turns to write into, as git's
+ * oid_to_hex does: a few results stay valid at once, for one printf. */
+static struct text_slot {
+	char *buf;
+	size_t cap;
+} slots[CLI_TEXT_SLOTS];
+static size_t next_slot;
+
+static const char *escape_into_slot(const char *s, size_t n,
+				    size_t (*escape)(const char *, size_t, char *, size_t))
+{
+	struct text_slot *t = &slots[next_slot++ % CLI_TEXT_SLOTS];
+	size_t need = escape(s, n, NULL, 0);
+
+	if (need >= t->cap) {
+		char *grown = realloc(t->buf, need + 1);
+
+		if (!grown) {
+			fputs("accord: out of memory\n", stderr);
+			exit(1);
+		}
+		t->buf = grown;
+		t->cap = need + 1;
+	}
+	escape(s, n, t->buf, t->cap);
+	return t->buf;
+}
+
+const char *cli_textn(const char *s, size_t n)
+{
+	return escape_into_slot(s, n, record_term_escape);
+}
+
+const char *cli_text(const char *s)
+{
+	return s ? cli_textn(s, strlen(s)) : NULL;
+}
+
+const char *cli_json(const json_t *j, size_t flags)
+{
+	char *dumped = json_dumps(j, flags);
+	const char *shown = dumped ? escape_into_slot(dumped, strlen(dumped),
+						      record_term_escape_json) : NULL;
+
+	free(dumped);
+	return shown;
+}
 
 void cli_error(const char *fmt, ...)
 {
+	char *msg;
 	va_list ap;
+	int n;
 
-	fputs("accord: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	n = vasprintf(&msg, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	if (n < 0) {
+		fputs("accord: out of memory\n", stderr);
+		return;
+	}
+	fprintf(stderr, "accord: %s\n", cli_textn(msg, (size_t)n));
+	free(msg);
 }
 
 int cli_load_protocol(const char *path, protocol **out)

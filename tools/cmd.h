@@ -35,7 +35,27 @@ int cli_load_sigs(const protocol *p, const char *path, protocol_sigs **out);
 /* Parse --at's value; prints an error and returns EXIT_USAGE when bad. */
 int cli_parse_date(const char *s, accord_date *out);
 
-/* Print "accord: " + message to stderr. */
+/*
+ * Text from outside (partners, the audit log, a protocol file) as a
+ * terminal may be shown it: escaped with record_term_escape (record.h),
+ * so that ESC is "\x1b", U+202E is "\u202e" and a backslash "\\". For
+ * the views people read; --json and export keep the text as it is. The
+ * result is valid until CLI_TEXT_SLOTS more calls of cli_text, cli_textn
+ * and cli_json, so one printf may show that many. NULL for NULL; out of
+ * memory, it says so and exits.
+ */
+#define CLI_TEXT_SLOTS 8
+const char *cli_text(const char *s);
+const char *cli_textn(const char *s, size_t n);
+
+/* j as json_dumps writes it with flags, escaped with
+ * record_term_escape_json: the same JSON to a program. As cli_text, but
+ * NULL when json_dumps fails. */
+typedef struct json_t json_t;
+const char *cli_json(const json_t *j, size_t flags);
+
+/* Print "accord: " + message to stderr, the message escaped as cli_text
+ * does (give it text as it is, not from cli_text). */
 void cli_error(const char *fmt, ...) ACCORD_PRINTF(1, 2);
 
 /* Human words for a signature state: "signed", "missing", "bad signature". */

@@ -37,6 +37,10 @@ void cli_audit_usage(FILE *f)
 		"without --pub, verify uses the signer recorded at the first checkpoint.\n"
 		"EVENT is DISCLOSED, RECEIVED, REFUSED, DELIVERED, PURGED,\n"
 		"CONSENT_WITHDRAWN, PROTOCOL_LOADED, PROTOCOL_REFUSED or PEER_INCONSISTENT.\n"
+		"list, show and subject escape the log's text for the terminal: a control\n"
+		"character or a byte outside UTF-8 as \\xNN (ESC as \\x1b), a C1 or bidi\n"
+		"control as \\uNNNN (U+202E as \\u202e), a backslash as \\\\. --json and\n"
+		"export are for programs: they write the text as it is.\n"
 		"Exit status: 0 success, 1 failure (or a log that is not whole), 2 usage.\n");
 }
 
@@ -106,11 +110,12 @@ static void report_print(const char *data, const audit_report *r, const char *ex
 		       ext ? ", consistent with the checkpoint given" : "");
 		return;
 	}
+	/* why may quote what the store holds, a checkpoint note. */
 	if (r->bad_has_seq)
 		printf("%s: NOT WHOLE: first bad entry %llu: %s\n", data,
-		       (unsigned long long)r->bad_seq, r->why);
+		       (unsigned long long)r->bad_seq, cli_text(r->why));
 	else
-		printf("%s: NOT WHOLE: %s\n", data, r->why);
+		printf("%s: NOT WHOLE: %s\n", data, cli_text(r->why));
 }
 
 static int verify(int argc, char **argv)

@@ -7,17 +7,25 @@
 
 enum format { FMT_TABLE, FMT_JSON, FMT_JSONL, FMT_CSV };
 
+/* The entry's text as cli_text shows it, "-" when absent. */
+static const char *cell(const char *s)
+{
+	return s ? cli_text(s) : "-";
+}
+
+/* One line: the text in it escaped, so that it stays one line of the
+ * table and cannot act on the terminal. */
 static void table_row(const audit_entry *en)
 {
-	char t[32], who[80];
+	const char *from = cell(en->from), *to = cell(en->to);
+	size_t who = strlen(from) + strlen(to) + 4;
+	char t[32];
 
 	audit_time_format(en->time_ms, t);
-	snprintf(who, sizeof who, "%s -> %s", en->from ? en->from : "-",
-		 en->to ? en->to : "-");
-	printf("%8llu  %.19s  %-17s %-28s %-24s %-10s %s\n",
+	printf("%8llu  %.19s  %-17s %s -> %s%*s %-24s %-10s %s\n",
 	       (unsigned long long)en->sequence, t, audit_event_name(en->event) ?
-	       audit_event_name(en->event) : "?", who, en->purpose ? en->purpose : "-",
-	       en->record_type ? en->record_type : "-",
+	       audit_event_name(en->event) : "?", from, to, who < 28 ? (int)(28 - who) : 0,
+	       "", cell(en->purpose), cell(en->record_type),
 	       audit_outcome_name(en->outcome) ? audit_outcome_name(en->outcome) : "?");
 }
 
@@ -176,13 +184,34 @@ int cmd_audit_export(int argc, char **argv)
 	return list_or_export(argc, argv, true);
 }
 
+/* The entry's own text under the JSON member key, or NULL when key names
+ * none: show prints these bytes escaped, not the JSON's form of them. */
+static const char *entry_text(const audit_entry *en, const char *key)
+{
+	const struct {
+		const char *key, *text;
+	} t[] = {
+		{ "protocol_id", en->protocol_id }, { "rule", en->rule_id },
+		{ "purpose", en->purpose }, { "from", en->from }, { "to", en->to },
+		{ "record_type", en->record_type }, { "message_id", en->message_id },
+		{ "actor", en->actor }, { "reason", en->reason },
+	};
+
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+		if (strcmp(t[i].key, key) == 0)
+			return t[i].text;
+	return NULL;
+}
+
 /* One member a line, absent ones left out, or JSON: 0, or 1 (printed)
- * when the entry could not be written. */
+ * when the entry could not be written. Text is escaped with cli_text (a
+ * byte outside UTF-8 as \xNN, as in the JSON); lists and not_utf8 are
+ * JSON, escaped with cli_json. */
 static int show_entry(const audit_entry *en, bool as_json)
 {
 	json_t *o = audit_entry_json(en);
 	int rc = o ? 0 : ACCORD_ENOMEM;
-	const char *k;
+	const char *k, *s;
 	json_t *v;
 
 	if (o && as_json) {
@@ -190,13 +219,18 @@ static int show_entry(const audit_entry *en, bool as_json)
 			rc = ACCORD_EIO;
 	} else if (o) {
 		json_object_foreach(o, k, v) {
-			char *s;
-
 			if (json_is_null(v))
 				continue;
-			s = json_is_string(v) ? NULL : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-			printf("%-17s %s\n", k, s ? s : json_string_value(v));
-			free(s);
+			if (json_is_string(v))
+				s = cli_text(entry_text(en, k) ? entry_text(en, k) :
+					     json_string_value(v));
+			else
+				s = cli_json(v, JSON_COMPACT | JSON_ENCODE_ANY);
+			if (!s) {
+				rc = ACCORD_ENOMEM;
+				break;
+			}
+			printf("%-17s %s\n", k, s);
 		}
 	}
 	json_decref(o);

@@ -113,10 +113,17 @@ static int socket_path(const char *sock, const char *conf, char *out, size_t siz
 	return rc == 0 ? 0 : 1;
 }
 
+/* The node's answer holds partners' text: it is printed with DEL and the
+ * C1 and bidi controls as JSON escapes too (cli_json), so that a terminal
+ * shows them. */
 static void print_json(json_t *doc)
 {
-	json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	putchar('\n');
+	const char *text = cli_json(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+	if (text)
+		puts(text);
+	else
+		cli_error("out of memory");
 }
 
 /* Print an error reply's reason; map the status to an exit code. */
@@ -160,7 +167,10 @@ static void usage(FILE *f)
 		"gives the command for the next page.\n\n"
 		"The node is found by --socket, by the local_socket of --config, or by\n"
 		"$ACCORD_SOCKET. Exit status: 0 done, 1 failure, 2 usage error,\n"
-		"3 refused by the protocol (the reason is printed).\n",
+		"3 refused by the protocol (the reason is printed).\n\n"
+		"The node's JSON answer is printed with DEL and the C1 and bidi controls\n"
+		"in partners' text written \\uNNNN, which a JSON reader reads as the same\n"
+		"text, and a terminal shows instead of obeying.\n",
 		NODE_PAGE_DEFAULT, NODE_PAGE_MAX);
 }
 

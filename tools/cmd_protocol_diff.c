@@ -205,13 +205,16 @@ static void ACCORD_PRINTF(3, 4) emit(struct diff *d, json_t *change, const char 
 	putchar('\n');
 }
 
+/* The protocol's text is the partners' own: in the lines printed, it is
+ * escaped with cli_text; the JSON keeps it as it is. */
 static void diff_str(struct diff *d, const char *kind, const char *what,
 		     const char *a, const char *b)
 {
 	if (same(a, b))
 		return;
 	emit(d, with(with(change_new(d, kind), "old", json_string(a)), "new", json_string(b)),
-	     "%s%s changed: \"%s\" -> \"%s\"", d->key ? ": " : "", what, a, b);
+	     "%s%s changed: \"%s\" -> \"%s\"", d->key ? ": " : "", what, cli_text(a),
+	     cli_text(b));
 }
 
 static void diff_int(struct diff *d, const char *kind, const char *what, long a, long b)
@@ -229,7 +232,7 @@ static void diff_key(struct diff *d, const char *kind, const char *what,
 	if (same(a, b))
 		return;
 	emit(d, with(with(change_new(d, kind), "old", json_string(a)), "new", json_string(b)),
-	     ": %s CHANGED: \"%s\" -> \"%s\" (%s)", what, a, b, meaning);
+	     ": %s CHANGED: \"%s\" -> \"%s\" (%s)", what, cli_text(a), cli_text(b), meaning);
 }
 
 /* The entries of a not in b, as one change listing them under list_key. */
@@ -266,7 +269,7 @@ static void partner_event(struct diff *d, const protocol *p, const char *id,
 
 	emit(d, with(with(change_new(d, kind), "name", json_string(pt->name)),
 		     "endpoint", json_string(pt->endpoint)),
-	     " %s: %s (%s)", verb, pt->name, pt->endpoint);
+	     " %s: %s (%s)", verb, cli_text(pt->name), cli_text(pt->endpoint));
 }
 
 static void partner_both(struct diff *d, const protocol *a, const protocol *b,
@@ -298,7 +301,8 @@ static void purpose_event(struct diff *d, const protocol *p, const char *id,
 
 	emit(d, with(with(change_new(d, kind), "description", json_string(pu->description)),
 		     "legal_basis", json_string(pu->legal_basis)),
-	     " %s: %s (legal basis: %s)", verb, pu->description, pu->legal_basis);
+	     " %s: %s (legal basis: %s)", verb, cli_text(pu->description),
+	     cli_text(pu->legal_basis));
 }
 
 static void purpose_both(struct diff *d, const protocol *a, const protocol *b,

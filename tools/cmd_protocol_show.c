@@ -46,7 +46,9 @@ static const char *sig_word(const struct show *sh, size_t i)
 
 /* --- text -------------------------------------------------------------- */
 
-/* Greedy word wrap: words go after `indent` until WRAP_WIDTH columns. */
+/* Greedy word wrap: words go after `indent` until WRAP_WIDTH columns.
+ * The protocol's text is the partners' own: each word is escaped with
+ * cli_textn, and a tab or newline in it only separates words. */
 struct wrap {
 	const char *indent;
 	int col;
@@ -62,11 +64,12 @@ static void wrap_start(struct wrap *w, const char *indent, const char *label)
 
 static void wrap_word(struct wrap *w, const char *s, size_t len, const char *tail)
 {
-	int need = (int)len + (int)strlen(tail) + 1;
+	const char *word = cli_textn(s, len);
+	int need = (int)strlen(word) + (int)strlen(tail) + 1;
 
 	if (w->col + need > WRAP_WIDTH && w->col > (int)strlen(w->indent) + 8)
 		w->col = printf("\n%s   ", w->indent) - 1;
-	w->col += printf("%s%.*s%s", w->bare ? "" : " ", (int)len, s, tail);
+	w->col += printf("%s%s%s", w->bare ? "" : " ", word, tail);
 	w->bare = false;
 }
 
@@ -116,7 +119,7 @@ static void print_header(const struct show *sh)
 	wrap_text("  ", "", protocol_title(p));
 	printf("  file         %s\n", sh->path);
 	printf("  coordinator  %s%s%s%s\n", protocol_coordinator(p), co ? " (" : "",
-	       co ? co->name : "", co ? ")" : "");
+	       co ? cli_text(co->name) : "", co ? ")" : "");
 	printf("  digest       sha256:%s\n", digest);
 	printf("  effective    %s to %s\n", a, b);
 	if (start > 0)
@@ -200,9 +203,9 @@ static void print_partners(const struct show *sh)
 	for (size_t i = 0; i < protocol_partner_count(p); i++) {
 		const protocol_partner *pt = protocol_partner_at(p, i);
 
-		printf("\n  %s: %s\n", pt->id, pt->name);
+		printf("\n  %s: %s\n", pt->id, cli_text(pt->name));
 		wrap_text("    ", "Responsibilities:", pt->responsibilities);
-		printf("    Endpoint: %s\n", pt->endpoint);
+		printf("    Endpoint: %s\n", cli_text(pt->endpoint));
 		printf("    Signature: %s\n", sig_word(sh, i));
 		print_flows(p, pt, true);
 		print_flows(p, pt, false);

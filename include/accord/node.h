@@ -148,7 +148,9 @@ int node_latest_checkpoint(node *n, char **note) ACCORD_MUST_CHECK;
 void node_stop(node *n);
 bool node_idle(const node *n);
 
-/* Log a line to stderr with the time and the node's partner id. */
+/* Log a line to stderr with the time and the node's partner id; the
+ * message escaped as record_term_escape does (record.h), cut short after
+ * 2,047 bytes with "...". */
 void node_log(const node *n, const char *fmt, ...) ACCORD_PRINTF(2, 3);
 
 #endif

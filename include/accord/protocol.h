@@ -51,7 +51,8 @@ void protocol_diag_add(protocol_diags *d, int line, int column, const char *fmt,
  * PROTOCOL_MAX_ID lower-case letters, digits and '-', not at either end. */
 bool protocol_id_ok(const char *s);
 
-/* Print each diagnostic as "file:line:column: message" to f. */
+/* Print each diagnostic as "file:line:column: message" to f, the message
+ * escaped as record_term_escape does (record.h). */
 void protocol_diags_print(const protocol_diags *d, FILE *f);
 
 typedef struct protocol_partner {

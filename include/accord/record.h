@@ -152,6 +152,34 @@ bool record_utf8_ok(const char *s, size_t n);
 size_t record_utf8_escape(const char *s, size_t n, char *out, size_t size);
 
 /*
+ * n bytes of s as a terminal may be given them: text from partners and
+ * from the audit log, shown for people to read (never for JSON, CSV or
+ * the audit itself, which keep the text as it is). Valid UTF-8 can still
+ * move the cursor, retitle the window or reorder a line, so these are
+ * written visibly instead:
+ *   - a byte record_utf8_escape escapes, a C0 control (tab and newline
+ *     too) and DEL: \xNN, as "\x1b" for ESC;
+ *   - a C1 control (U+0080..U+009F), a bidi control (U+061C, U+200E,
+ *     U+200F, U+202A..U+202E, U+2066..U+2069) and the line and paragraph
+ *     separators U+2028, U+2029: \uNNNN, as "\u202e";
+ *   - a backslash: \\, so that every backslash in the result starts one
+ *     of these escapes and the text can be read back exactly.
+ * Every other character, accented letters and other scripts too, is kept.
+ * out, size and the result as for record_utf8_escape.
+ */
+size_t record_term_escape(const char *s, size_t n, char *out, size_t size);
+
+/*
+ * The same for JSON text shown on a terminal (as jansson writes it: UTF-8,
+ * C0 controls escaped inside strings, raw only as the layout between
+ * tokens, which is kept): DEL, the C1 and bidi controls and the separators
+ * above, which JSON lets stand as they are, are written as \uNNNN
+ * (upper-case hex, as jansson writes its own), and the rest is kept. A
+ * JSON reader reads the same value.
+ */
+size_t record_term_escape_json(const char *s, size_t n, char *out, size_t size);
+
+/*
  * The first string field of m whose text is not UTF-8, and that text in
  * *text; NULL when there is none. Only m's own fields (a repeated one
  * element by element), not those of messages under it: for messages that

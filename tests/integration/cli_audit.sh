@@ -79,6 +79,24 @@ $A audit export --data "$O" --format jsonl >/dev/full 2>"$T/out"
 [ $? -eq 1 ] && has "is incomplete"
 ok "an export that cannot be written fails, and says so" $?
 
+# Text a terminal would act on, or that would break the table: list and
+# show write it escaped, one line an entry; --json keeps it exact.
+X=$T/term-text
+run 0 $A audit append --data "$X" --event REFUSED --from "$(printf 'police\033[2J')" \
+	--to council --purpose "$(printf 'a\tb\nc')" --reason "$(printf 'moved\r\\x1b \302\233')"
+ok "append an entry holding ESC, tab, newline, CR, a backslash and CSI" $?
+run 0 $A audit list --data "$X" && [ "$(wc -l <"$T/out")" -eq 3 ] && raw_free &&
+	has 'police\x1b[2J -> council' && has 'a\x09b\x0ac'
+ok "list: one line for the entry, its text escaped" $?
+run 0 $A audit show --data "$X" 0 && raw_free && ! grep -q "$(printf '\r')" "$T/out" &&
+	has 'reason            moved\x0d\\x1b \u009b'
+ok "show: CR and CSI escaped, and a backslash told from an escape" $?
+run 0 $A audit list --data "$X" --json && has '"from": "police\u001B[2J"' &&
+	python3 -c 'import json, sys
+e = json.load(open(sys.argv[1]))[0]
+assert e["reason"] == "moved\r\\x1b \x9b" and e["purpose"] == "a\tb\nc", e' "$T/out"
+ok "list --json keeps the text exact, as before" $?
+
 run 0 $A audit subject --data "$D" --given-name " amina " --family-name KHAN \
 	--birth-date 1990-02-03 && has "1 entry" && has "police -> council"
 ok "subject finds the person's entries, names normalised" $?

@@ -3,7 +3,8 @@
 # A stand-in for the council (Python, with the council's TLS key) answers
 # police's deliveries with reasons that are not UTF-8: 503 first, kept as
 # the outbox item's last error, then 403, audited as the refusal. The
-# outbox view and the audit show both, escaped.
+# outbox view and the audit show both, escaped. The 503's reason holds ESC
+# and U+202E too, which `accord outbox` and the node's log show escaped.
 . "$(dirname "$0")/lib/tap.sh"
 . "$(dirname "$0")/lib/partnership.sh"
 REF=$SRCDIR/policies/examples/referral.json
@@ -16,7 +17,7 @@ cat >"$T/fake.py" <<'PY'
 import http.server, ssl, sys
 
 port, crt, key = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-answers = [(503, b"busy \xff"), (403, b"no \xc3 here")]
+answers = [(503, b"busy \xff \x1b[2J\xe2\x80\xae"), (403, b"no \xc3 here")]
 
 def varint(v):
     out = b""
@@ -61,8 +62,17 @@ run 0 "$ACCORD" send --config "$T/police/accordd.yaml" --to council \
 	--purpose reintegration-referral --record-type Referral "$REF"
 ok "police discloses a referral to the council" $?
 wait_for police /v1/outbox '"refused":1' && has '"state":"refused"' &&
-	has '"last_error":"the receiver answered 503: busy \\xff"'
+	has '"last_error":"the receiver answered 503: busy \\xff \u001B[2J'
 ok "the stand-in answers 503, then refuses it: the outbox view shows the 503, escaped" $?
+run 0 "$ACCORD" outbox --config "$T/police/accordd.yaml" && raw_free &&
+	has '"last_error": "the receiver answered 503: busy \\xff \u001B[2J\u202E"' &&
+	python3 -c 'import json, sys
+e = json.load(open(sys.argv[1]))["items"][0]["last_error"]
+assert e == "the receiver answered 503: busy \\xff \x1b[2J\u202e", e' "$T/out"
+ok "accord outbox writes U+202E as a JSON escape too: the same JSON to a program" $?
+cp "$T/police/log" "$T/out"
+raw_free && has 'answered 503: busy \\xff \x1b[2J\u202e'
+ok "the node's log line shows the 503's reason escaped" $?
 run 0 "$ACCORD" audit export --data "$T/police/data" --format jsonl --event DELIVERED &&
 	has '"outcome":"DENIED","reason":"refused by council (403): no \\xc3 here","not_utf8":null'
 ok "the refusal is audited with the receiver's reason escaped: text, nothing held in hex" $?

@@ -3,7 +3,7 @@
 # whose strings are not UTF-8 is refused with a reason before anything in
 # it is echoed, one over the size limit is refused unread, and every
 # refusal is in every audit reader (list, list --json, export jsonl and
-# csv), one entry each.
+# csv), one entry each; text a terminal would act on is shown escaped.
 . "$(dirname "$0")/lib/tap.sh"
 . "$(dirname "$0")/lib/partnership.sh"
 : "${TOOLS:?set TOOLS to the test tools directory}"
@@ -96,6 +96,29 @@ ok "an actor longer than the audit keeps: 422" $?
 printf '{"x%s":1}' "$far" >"$T/key.json"
 run 0 local_post "$T/key.json" && has "HTTP 422" && has "{\"error\":\"\$.x$ee"
 ok "an unknown key cut inside a character: 422 with the reason" $?
+
+# 4. UTF-8 that a terminal would act on: ESC and U+202E in a refused
+# envelope's purpose are audited as they came, and every view for people
+# (audit list and show, the node's log) shows them escaped.
+forge_text purpose 781b5b324ae280ae636261 >"$T/term.bin"
+run 0 post /v1/envelopes "$T/term.bin" && has "HTTP 403" && has 'not Referral for x\u001B[2J'
+ok "an envelope whose purpose holds ESC and U+202E: refused, 403" $?
+run 0 "$ACCORD" audit list --data "$T/council/data" --event REFUSED && raw_free &&
+	has 'x\x1b[2J\u202ecba'
+ok "audit list shows the purpose escaped, no ESC or U+202E as they are" $?
+seq=$(($(entries) - 1))
+run 0 "$ACCORD" audit show --data "$T/council/data" "$seq" && raw_free &&
+	has 'purpose           x\x1b[2J\u202ecba' && has 'not Referral for x\x1b[2J\u202ecba'
+ok "audit show shows the purpose and the reason escaped" $?
+run 0 "$ACCORD" audit list --data "$T/council/data" --json &&
+	python3 -c 'import json, sys
+e = json.load(open(sys.argv[1]))[-1]
+assert e["purpose"] == "x\x1b[2J\u202ecba", e
+assert e["reason"].endswith("not Referral for x\x1b[2J\u202ecba"), e' "$T/out"
+ok "audit list --json keeps the exact text" $?
+cp "$T/council/log" "$T/out"
+raw_free && has 'for x\x1b[2J\u202ecba'
+ok "the node's log line escapes it too" $?
 
 stop_node council; ok "the council node stops" $?
 run 0 "$ACCORD" audit verify --data "$T/council/data" --pub "$(sed -n 's/^    signing_key: "\(.*\)"$/\1/p' "$T/council/lines")"

@@ -229,6 +229,22 @@ run "$ACCORD" protocol diff "$EX" "$TMP/comment.yaml" --json
 check "diff --json of a comment-only change: same terms, not same bytes" \
 	py 'd["same_terms"] is True and d["same_bytes"] is False and d["changes"] == []'
 
+# Partners write the text: a title holding U+202E and the C1 control CSI
+# (YAML escapes) is shown escaped, and --json keeps it as it is.
+sed -e 's/^title: .*/title: "Eastshire \\u202Eevil \\x9B31m"/' "$EX" >"$TMP/bidi.yaml"
+run "$ACCORD" protocol show "$TMP/bidi.yaml" --at 2026-11-01
+check "show escapes U+202E and CSI in the title" \
+	eval '[ $rc -eq 0 ] && line "Eastshire \u202eevil \u009b31m" &&
+	      ! grep -q -F "$(printf "\342\200\256")" "$TMP/out"'
+run "$ACCORD" protocol diff "$EX" "$TMP/bidi.yaml"
+check "diff escapes them too" \
+	eval '[ $rc -eq 1 ] && line "-> \"Eastshire \u202eevil \u009b31m\"" &&
+	      ! grep -q -F "$(printf "\302\233")" "$TMP/out"'
+run "$ACCORD" protocol diff "$EX" "$TMP/bidi.yaml" --json
+check "diff --json keeps the title as it is" \
+	py '[c["new"] for c in d["changes"] if c["kind"] == "title_changed"] ==
+	    ["Eastshire \u202eevil \x9b31m"]'
+
 sed -e 's/to: \[council\]$/to: [nobody]/' "$EX" >"$TMP/broken.yaml"
 run "$ACCORD" protocol diff "$EX" "$TMP/broken.yaml"
 check "diff with a broken file exits 2" test $rc -eq 2

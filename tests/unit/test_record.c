@@ -1,6 +1,7 @@
 /* test_record.c - selections, minimisation and the check on receipt, by
  * descriptor: nested, repeated and oneof fields, what is withheld, and
- * every way a received record is refused. */
+ * every way a received record is refused; and text escaped for JSON and
+ * for a terminal. */
 #include <jansson.h>
 
 #include "envelope.pb-c.h"
@@ -356,6 +357,82 @@ static void test_escape_case(void **state)
 	assert_int_equal(record_utf8_escape(c->in, strlen(c->in), NULL, 0), c->need);
 }
 
+/* record_term_escape: nothing a terminal would act on comes out as it is,
+ * a backslash is doubled, and other text, non-ASCII too, is kept; with
+ * json, only what JSON lets stand unescaped, as JSON escapes. */
+static const struct term_case {
+	const char *name, *in, *want;
+	bool json;
+} term_cases[] = {
+	{ "term: ASCII is kept", "police -> council: ok (42)", "police -> council: ok (42)",
+	  false },
+	{ "term: non-ASCII text is kept",
+	  "Zo\xc3\xab, \xc5\x81\xc3\xb3\x64\xc5\xba, \xe5\x8c\x97\xe4\xba\xac \xf0\x9f\x98\x80",
+	  "Zo\xc3\xab, \xc5\x81\xc3\xb3\x64\xc5\xba, \xe5\x8c\x97\xe4\xba\xac \xf0\x9f\x98\x80",
+	  false },
+	{ "term: ESC", "a\x1b[2Jb", "a\\x1b[2Jb", false },
+	{ "term: a retitle ended by BEL", "\x1b]0;owned\a", "\\x1b]0;owned\\x07", false },
+	{ "term: backspace and CR", "ok\b\b\rno", "ok\\x08\\x08\\x0dno", false },
+	{ "term: tab and newline", "a\tb\nc", "a\\x09b\\x0ac", false },
+	{ "term: DEL", "x\x7fy", "x\\x7fy", false },
+	{ "term: C1 NEL U+0085", "a\xc2\x85z", "a\\u0085z", false },
+	{ "term: C1 CSI U+009B", "\xc2\x9b" "31m", "\\u009b31m", false },
+	{ "term: U+00A0 is not C1", "a\xc2\xa0z", "a\xc2\xa0z", false },
+	{ "term: RLO U+202E", "abc\xe2\x80\xaetxt.exe", "abc\\u202etxt.exe", false },
+	{ "term: every bidi control",
+	  "\xd8\x9c\xe2\x80\x8e\xe2\x80\x8f\xe2\x80\xaa\xe2\x80\xab\xe2\x80\xac\xe2\x80\xad"
+	  "\xe2\x81\xa6\xe2\x81\xa7\xe2\x81\xa8\xe2\x81\xa9",
+	  "\\u061c\\u200e\\u200f\\u202a\\u202b\\u202c\\u202d\\u2066\\u2067\\u2068\\u2069", false },
+	{ "term: line and paragraph separators", "a\xe2\x80\xa8" "b\xe2\x80\xa9",
+	  "a\\u2028b\\u2029", false },
+	{ "term: U+2027 and U+2030 are kept", "\xe2\x80\xa7\xe2\x80\xb0",
+	  "\xe2\x80\xa7\xe2\x80\xb0", false },
+	{ "term: a backslash is doubled", "a\\x1b", "a\\\\x1b", false },
+	{ "term: bytes outside UTF-8", "\xff\xc3(", "\\xff\\xc3(", false },
+	{ "term json: DEL, C1 and bidi as JSON escapes",
+	  "{\"a\": \"x\x7f\xc2\x9b\xe2\x80\xae\"}", "{\"a\": \"x\\u007F\\u009B\\u202E\"}", true },
+	{ "term json: the layout between tokens is kept",
+	  "{\n  \"a\": [\n    1\n  ]\n}", "{\n  \"a\": [\n    1\n  ]\n}", true },
+	{ "term json: JSON's own escapes and text are kept",
+	  "[\"\\u001b\\\\ \\\"Zo\xc3\xab\\\"\"]", "[\"\\u001b\\\\ \\\"Zo\xc3\xab\\\"\"]", true },
+};
+
+static void test_term_case(void **state)
+{
+	const struct term_case *c = *state;
+	size_t (*esc)(const char *, size_t, char *, size_t) =
+		c->json ? record_term_escape_json : record_term_escape;
+	size_t n = strlen(c->in);
+	char out[128];
+
+	assert_int_equal(esc(c->in, n, out, sizeof out), strlen(c->want));
+	assert_string_equal(out, c->want);
+	assert_int_equal(esc(c->in, n, NULL, 0), strlen(c->want));
+	/* Cut short, the result ends before the escape that would not fit. */
+	assert_int_equal(esc(c->in, n, out, 2), strlen(c->want));
+	assert_true(strlen(out) <= 1 && strncmp(out, c->want, strlen(out)) == 0);
+}
+
+/* The JSON form reads back as the same string: printing it that way
+ * changes nothing for a program that reads it. */
+static void test_term_json_reads_back(void **state)
+{
+	const char *text = "x\x1b\x7f\xc2\x85\xe2\x80\xaeZo\xc3\xab\\";
+	json_t *j = json_pack("{s:[s]}", "a", text), *back;
+	char *dumped = json_dumps(j, JSON_INDENT(2)), out[128];
+
+	assert_non_null(dumped);
+	record_term_escape_json(dumped, strlen(dumped), out, sizeof out);
+	assert_null(strchr(out, 0x1b));
+	assert_null(strstr(out, "\xe2\x80\xae"));
+	back = json_loads(out, 0, NULL);
+	assert_non_null(back);
+	assert_true(json_equal(back, j));
+	json_decref(back);
+	json_decref(j);
+	free(dumped);
+}
+
 /* record_bad_text names the first string field of an Envelope that is not
  * UTF-8, whatever protobuf-c let through. */
 static void test_bad_text(void **state)
@@ -382,12 +459,14 @@ int main(void)
 		cmocka_unit_test(test_minimise_wrong_type),
 		cmocka_unit_test(test_deep_copy),
 		cmocka_unit_test(test_bad_text),
+		cmocka_unit_test(test_term_json_reads_back),
 	};
 	static const th_table tables[] = {
 		TH_TABLE(min_cases, test_min_case),
 		TH_TABLE(check_cases, test_check_case),
 		TH_TABLE(sel_cases, test_sel_case),
 		TH_TABLE(escape_cases, test_escape_case),
+		TH_TABLE(term_cases, test_term_case),
 	};
 
 	return th_run("test_record", fixed, sizeof fixed / sizeof fixed[0], tables,

@@ -39,6 +39,15 @@ has() {
 	return 1
 }
 
+# raw_free: 0 when the last run's output holds neither ESC nor U+202E as
+# they are: views for people show such characters escaped.
+raw_free() {
+	! grep -qF "$(printf '\033')" "$T/out" && ! grep -qF "$(printf '\342\200\256')" "$T/out" &&
+		return 0
+	echo "output holds ESC or U+202E as it is" >>"$T/out"
+	return 1
+}
+
 done_testing() {
 	echo "1..$tap_n"
 	[ "$tap_failed" -eq 0 ]
