@@ -478,6 +478,22 @@ void node_receive_too_big(node *n, const uint8_t spki[CRYPTO_SHA256_LEN], bool b
 		       "%zu; it was not read", batch ? "delivery" : "envelope", len, cap);
 }
 
+/* The answer to a request another layer answered already. */
+static void answered_elsewhere(const node_reply *r, void *arg)
+{
+	json_decref(r->json);
+}
+
+void node_receive_refused_unread(node *n, const uint8_t spki[CRYPTO_SHA256_LEN], size_t cap)
+{
+	struct inbound in = { .spki = spki, .from = node_partner_by_spki(n, spki) };
+
+	if (!refuse_request(n, &in, answered_elsewhere, NULL))
+		refuse(n, &in, 413, answered_elsewhere, NULL, "the request's body is over %zu "
+		       "bytes, the most this node reads, or its chunked encoding is broken; it "
+		       "was not read", cap);
+}
+
 /* ---- many envelopes in one request ------------------------------------------ */
 
 void node_receive_batch(node *n, const uint8_t spki[CRYPTO_SHA256_LEN], const void *body,

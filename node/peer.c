@@ -3,6 +3,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/http.h>
 #include <openssl/ssl.h>
@@ -13,21 +14,104 @@
 struct peer {
 	node *n;
 	struct evhttp *http;
+	size_t max_body;        /* libevent's limit: no body over it is read */
 };
+
+/*
+ * A connection's state beside its TLS session, kept in the session's
+ * ex_data and freed with it.
+ *
+ * libevent refuses a request whose body is over its limit (413, then it
+ * closes the connection) before any of our code sees it: libevent 2.1 calls
+ * nothing of ours for such a request, nor lets us hook in before its body
+ * is read (evhttp_set_newreqcb came with 2.2). What it writes on the
+ * connection is the one trace of the request: the refusal is a response
+ * that no request of ours asked for. So each connection's output is
+ * watched for a response starting while none of ours is owed, and a 413
+ * there is audited (node_receive_refused_unread).
+ */
+struct conn {
+	peer *p;
+	SSL *ssl;
+	bool ours;          /* route() took a request, not yet answered in full */
+	bool refused;       /* libevent refused one (then it closes) */
+};
+
+static int conn_index = -1;
+
+static void conn_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+			 void *argp)
+{
+	free(ptr);
+}
+
+/* What the response written to out by the last change (info) says: a 413
+ * not of ours is libevent's refusal of a request too big to read. Each
+ * response starts with its status line, written in one piece. */
+static void on_output(struct evbuffer *out, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct conn *c = arg;
+	size_t len = evbuffer_get_length(out);
+	struct evbuffer_ptr at;
+	char line[12];      /* "HTTP/1.1 413" */
+	uint8_t spki[CRYPTO_SHA256_LEN];
+
+	if (c->ours || c->refused || info->n_added < sizeof line || len < info->n_added ||
+	    evbuffer_ptr_set(out, &at, len - info->n_added, EVBUFFER_PTR_SET) != 0 ||
+	    evbuffer_copyout_from(out, &at, line, sizeof line) != (ev_ssize_t)sizeof line ||
+	    memcmp(line, "HTTP/1.", 7) != 0 || memcmp(line + 8, " 413", 4) != 0)
+		return;
+	c->refused = true;
+	if (tls_peer_spki(c->ssl, spki))
+		node_receive_refused_unread(c->p->n, spki, c->p->max_body);
+}
+
+/* Our answer to the connection's request is written: what it writes next
+ * answers a request of libevent's. */
+static void answered(struct evhttp_request *req, void *arg)
+{
+	struct conn *c = arg;
+
+	c->ours = false;
+}
+
+/* route() takes req: an answer is ours until it is written. */
+static void take(struct evhttp_request *req, SSL *ssl)
+{
+	struct conn *c = SSL_get_ex_data(ssl, conn_index);
+
+	if (c) {
+		c->ours = true;
+		evhttp_request_set_on_complete_cb(req, answered, c);
+	}
+}
 
 /* Each accepted connection gets its own TLS session on our context. */
 static struct bufferevent *new_tls_bev(struct event_base *base, void *arg)
 {
 	peer *p = arg;
 	SSL *ssl = SSL_new(tls_ctx(node_server_tls(p->n)));
+	struct conn *c = calloc(1, sizeof *c);
+	struct bufferevent *bev;
 
-	if (!ssl)
+	if (!ssl || !c || SSL_set_ex_data(ssl, conn_index, c) != 1) {
+		SSL_free(ssl);
+		free(c);
 		return NULL;
-	return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-					      BEV_OPT_CLOSE_ON_FREE);
+	}
+	c->p = p;           /* from here the session owns c */
+	c->ssl = ssl;
+	bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+					     BEV_OPT_CLOSE_ON_FREE);
+	if (bev && !evbuffer_add_cb(bufferevent_get_output(bev), on_output, c)) {
+		bufferevent_free(bev);
+		return NULL;
+	}
+	return bev;
 }
 
-/* The partner behind this request's TLS connection, or NULL. */
+/* The partner behind this request's TLS connection, or NULL. Every request
+ * route() takes passes here first. */
 static const protocol_partner *request_partner(peer *p, struct evhttp_request *req,
 					       uint8_t spki[CRYPTO_SHA256_LEN])
 {
@@ -35,6 +119,8 @@ static const protocol_partner *request_partner(peer *p, struct evhttp_request *r
 	struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
 	SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
 
+	if (ssl)
+		take(req, ssl);
 	if (!ssl || !tls_peer_spki(ssl, spki))
 		return NULL;
 	/* Answers go out in more than one write: without this the last part
@@ -141,10 +227,17 @@ int peer_open(node *n, peer **out, accord_error *e)
 		free(p);
 		return accord_fail(e, ACCORD_ENOMEM, "out of memory");
 	}
+	if (conn_index < 0)
+		conn_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_free_cb);
+	if (conn_index < 0) {
+		peer_close(p);
+		return accord_fail(e, ACCORD_ENOMEM, "out of memory");
+	}
+	p->max_body = cf->max_body_bytes > NODE_DELIVERY_MAX_BYTES ? cf->max_body_bytes :
+		      NODE_DELIVERY_MAX_BYTES;
 	evhttp_set_bevcb(p->http, new_tls_bev, p);
 	evhttp_set_gencb(p->http, route, p);
-	evhttp_set_max_body_size(p->http, (ev_ssize_t)(cf->max_body_bytes > NODE_DELIVERY_MAX_BYTES ?
-						       cf->max_body_bytes : NODE_DELIVERY_MAX_BYTES));
+	evhttp_set_max_body_size(p->http, (ev_ssize_t)p->max_body);
 	evhttp_set_max_headers_size(p->http, 16384);
 	evhttp_set_timeout(p->http, 30);
 	evhttp_set_allowed_methods(p->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);

@@ -93,6 +93,16 @@ void node_receive_too_big(node *n, const uint8_t spki[CRYPTO_SHA256_LEN], bool b
 			  size_t len, size_t cap, node_reply_fn fn, void *arg);
 
 /*
+ * A request from the partner whose TLS key is spki that the HTTP layer
+ * refused unread, its body being over cap, the most it reads (or its
+ * chunked encoding broken), and answered 413 itself: audited REFUSED with
+ * what is known (the partner, the limit), once the loop turn's group
+ * commit makes it durable. Nothing is answered here. Not audited when
+ * node_receive would answer 403 or 503 before reading.
+ */
+void node_receive_refused_unread(node *n, const uint8_t spki[CRYPTO_SHA256_LEN], size_t cap);
+
+/*
  * The peer API's POST /v1/deliveries: a Delivery of envelopes from one
  * partner (envelope.proto), each checked, audited and answered as
  * node_receive would, all in the loop turn's one commit, their receipts

@@ -8,6 +8,11 @@
  *   POST /v1/envelopes   an Envelope (protobuf) -> a signed Receipt
  *   GET  /v1/protocol    the protocol in force: id, version, digest (JSON)
  *   GET  /v1/checkpoint  this node's latest signed audit checkpoint
+ *
+ * A body over the most the listener reads (NODE_DELIVERY_MAX_BYTES, or the
+ * configured max_body_bytes when larger) is refused unread by libevent,
+ * which answers 413 itself; the refusal is audited all the same
+ * (node_receive_refused_unread).
  */
 #ifndef ACCORD_PEER_H
 #define ACCORD_PEER_H
