@@ -10,10 +10,16 @@ int node_delivery_unpack(const void *body, size_t len, Accord__Envelope__Deliver
 			 char *why, size_t size)
 {
 	Accord__Envelope__Delivery *dv = accord__envelope__delivery__unpack(NULL, len, body);
+	accord_error e = { 0 };
 
 	*out = NULL;
 	if (!dv)
 		return snprintf(why, size, "the body is not a Delivery"), 422;
+	if (record_exact(&dv->base, body, len, "the delivery", &e) != 0) {
+		snprintf(why, size, "%s", accord_error_msg(&e));
+		accord__envelope__delivery__free_unpacked(dv, NULL);
+		return 422;
+	}
 	if (dv->n_envelopes > NODE_DELIVERY_MAX) {
 		snprintf(why, size, "a delivery holds at most %d envelopes, not %zu",
 			 NODE_DELIVERY_MAX, dv->n_envelopes);

@@ -184,15 +184,21 @@ struct inbound {
 	const protocol_rule *rule;      /* set by node_envelope_check */
 	ProtobufCMessage *record;       /* likewise; the caller record_frees it */
 	bool id_taken;                  /* the inbox holds its id from another partner */
+	bool inexact;                   /* env lost bytes unpacking: no string is whole */
 };
 
 /*
- * An envelope's strings, the first of the receiving side's checks: each
- * must be UTF-8 text (protobuf-c does not check), or nothing else about
- * the envelope is compared, echoed or audited. Returns 0, or 422 with a
- * sentence in why naming the field and showing its start escaped.
+ * An envelope's strings, the first of the receiving side's checks, on
+ * in->env as unpacked from the len bytes at body: it must pack back to
+ * exactly those bytes (record_exact: no string cut short at a NUL byte),
+ * and each string must be UTF-8 text (protobuf-c checks neither), or
+ * nothing else about the envelope is compared or echoed. Returns 0, or
+ * 422 with a sentence in why naming the field (a string's start shown
+ * escaped); in->inexact is set when the envelope did not pack back, and
+ * then none of its strings is audited either.
  */
-int node_envelope_text_check(const Accord__Envelope__Envelope *env, char *why, size_t size);
+int node_envelope_text_check(struct inbound *in, const void *body, size_t len, char *why,
+			     size_t size);
 
 /*
  * The receiving side's checks that need no store, on an envelope that
@@ -212,8 +218,9 @@ int node_envelope_check(const protocol *p, const policy *pol, const char *self,
  * no node. node_delivery_unpack unpacks len bytes of body and checks the
  * envelope count: 0 with *out set (the caller frees it with
  * accord__envelope__delivery__free_unpacked), or the refusal of the whole
- * request with a sentence in why and *out NULL: 422 (not a Delivery) or
- * 413 (more than NODE_DELIVERY_MAX envelopes).
+ * request with a sentence in why and *out NULL: 422 (not a Delivery, or
+ * not all of the bytes: record_exact) or 413 (more than
+ * NODE_DELIVERY_MAX envelopes).
  */
 int node_delivery_unpack(const void *body, size_t len, Accord__Envelope__Delivery **out,
 			 char *why, size_t size) ACCORD_MUST_CHECK;

@@ -459,12 +459,15 @@ static void on_answer(const courier_result *r, void *arg)
 	Accord__Envelope__DeliveryAnswer *a = NULL;
 	struct parcel **all = NULL;
 	const char **whyp = NULL;
+	accord_error e = { 0 };
+	bool whole;
 	char why[600];
 
 	land(f);
 	if (r->status == 200 && to)
 		a = accord__envelope__delivery_answer__unpack(NULL, r->len, r->body);
-	if (a && a->n_results == f->n_parcels) {
+	whole = a && record_exact(&a->base, r->body, r->len, "the DeliveryAnswer", &e) == 0;
+	if (whole && a->n_results == f->n_parcels) {
 		on_results(n, f, to, a);
 		goto out;
 	}
@@ -473,6 +476,8 @@ static void on_answer(const courier_result *r, void *arg)
 		snprintf(why, sizeof why, "the recipient is not a partner of the protocol in force");
 	else if (r->status == 0)
 		snprintf(why, sizeof why, "%s", r->error ? r->error : "the receiver is unavailable");
+	else if (a && !whole)
+		snprintf(why, sizeof why, "%s", accord_error_msg(&e));
 	else if (r->status == 200)
 		snprintf(why, sizeof why, "the receiver's answer is not a DeliveryAnswer for "
 			 "%zu envelopes", f->n_parcels);
@@ -522,9 +527,10 @@ static bool skip_busy(const uint8_t id[STATE_ID_LEN], void *ctx)
 }
 
 /* An envelope as stored, telling the receiver which of its checkpoints we
- * hold: witness_size (field 13, a varint) appended to the packed bytes. A
- * field given again overrides the earlier one when parsed, and sealed
- * envelopes carry none. *out is malloc'd. */
+ * hold: witness_size (field 13, a varint) appended to the packed bytes.
+ * Sealed envelopes carry none, and 13 is the Envelope's last field, so the
+ * bytes stay as protobuf-c packs them: a receiver refuses any other
+ * encoding (record_exact). *out is malloc'd. */
 static int with_witness(const ProtobufCBinaryData *env, uint64_t witness_size,
 			ProtobufCBinaryData *out)
 {

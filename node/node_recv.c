@@ -1,9 +1,10 @@
 /*
  * node_recv.c - the receiving side of the data path:
  *
- *   TLS identity -> envelope (size, protocol digest, sender = identity)
- *   -> check (the rule allows it; the record holds no field outside the
- *   rule; in-case rules need an accepted case) -> audit RECEIVED and inbox
+ *   TLS identity -> envelope (size, nothing lost unpacking it, protocol
+ *   digest, sender = identity)
+ *   -> check (the rule allows it; the record, nothing lost unpacking it,
+ *   holds no field outside the rule; in-case rules need an accepted case) -> audit RECEIVED and inbox
  *   item (one transaction) -> signed receipt with our checkpoint
  *
  * Every refusal is audited (REFUSED, with the reason) before it is
@@ -76,9 +77,12 @@ static void refuse(node *n, const struct inbound *in, int status, node_reply_fn 
 	op->entry.has_peer_key = true;
 	memcpy(op->entry.peer_key, in->spki, CRYPTO_SHA256_LEN);
 	if (env) {
-		op->entry.rule_id = peer_text(env->rule_id);
-		op->entry.purpose = peer_text(env->purpose);
-		op->entry.record_type = peer_text(env->record_type);
+		/* Strings cut short unpacking are not what the peer sent. */
+		if (!in->inexact) {
+			op->entry.rule_id = peer_text(env->rule_id);
+			op->entry.purpose = peer_text(env->purpose);
+			op->entry.record_type = peer_text(env->record_type);
+		}
 		if (env->message_id.len == STATE_ID_LEN) {
 			crypto_hex(env->message_id.data, STATE_ID_LEN, op->id_hex);
 			op->entry.message_id = op->id_hex;
@@ -100,13 +104,20 @@ static void refuse(node *n, const struct inbound *in, int status, node_reply_fn 
 
 /* ---- the checks ------------------------------------------------------------------ */
 
-int node_envelope_text_check(const Accord__Envelope__Envelope *env, char *why, size_t size)
+int node_envelope_text_check(struct inbound *in, const void *body, size_t len, char *why,
+			     size_t size)
 {
 	const char *text = NULL;
-	const ProtobufCFieldDescriptor *f = record_bad_text(&env->base, &text);
+	const ProtobufCFieldDescriptor *f;
+	accord_error e = { 0 };
 	char shown[64];
 	bool cut;
 
+	if (record_exact(&in->env->base, body, len, "the envelope", &e) != 0) {
+		in->inexact = true;
+		return snprintf(why, size, "%s", accord_error_msg(&e)), 422;
+	}
+	f = record_bad_text(&in->env->base, &text);
 	if (!f)
 		return 0;
 	cut = record_utf8_escape(text, strlen(text), shown, sizeof shown) >= sizeof shown;
@@ -163,6 +174,7 @@ int node_envelope_check(const protocol *p, const policy *pol, const char *self,
 	if (!d || !sel)
 		return snprintf(why, size, "unknown record type '%s'", env->record_type), 422;
 	if (record_unpack(d, env->record.data, env->record.len, &in->record, &e) != 0 ||
+	    record_exact(in->record, env->record.data, env->record.len, "the record", &e) != 0 ||
 	    record_check(sel, in->record, &e) != 0)
 		return snprintf(why, size, "%s", accord_error_msg(&e)), 422;
 	return 0;
@@ -434,7 +446,7 @@ static void receive_one(node *n, const struct inbound *from, const void *body, s
 		return;
 	}
 	/* Before any of its strings is compared, echoed or audited. */
-	status = node_envelope_text_check(in.env, why, sizeof why);
+	status = node_envelope_text_check(&in, body, len, why, sizeof why);
 	if (status != 0) {
 		refuse(n, &in, status, fn, arg, "%s", why);
 		goto out;

@@ -13,6 +13,7 @@
 
 #include "accord/protocol.h"
 #include "accord/receipt.h"
+#include "accord/record.h"
 
 #define CONTEXT "accord-receipt-v2\n"
 #define CONTEXT_LEN (sizeof CONTEXT - 1)
@@ -545,6 +546,7 @@ int receipt_check(const uint8_t *bytes, size_t len, const receipt_expect *x,
 {
 	Accord__Envelope__Receipt *r;
 	uint8_t header[CRYPTO_SHA256_LEN];
+	accord_error why = { 0 };
 	bool hit = false;
 	audit_proof p;
 	int rc;
@@ -561,7 +563,12 @@ int receipt_check(const uint8_t *bytes, size_t len, const receipt_expect *x,
 	if (!r)
 		return accord_fail(e, ACCORD_EINVAL, "the receipt from '%s' is not a "
 				   "Receipt message", x->receiver);
-	rc = check_fields(r, x, e);
+	rc = record_exact(&r->base, bytes, len, "the receipt", &why);
+	if (rc != 0)
+		rc = accord_fail(e, ACCORD_EINVAL, "the receipt from '%s' is refused: %s",
+				 x->receiver, accord_error_msg(&why));
+	if (rc == 0)
+		rc = check_fields(r, x, e);
 	if (rc == 0)
 		rc = check_batch(r, x, e);
 	if (rc == 0 && signed_hash(r->receiver, r->received_at, &r->checkpoint, r->batch_size,

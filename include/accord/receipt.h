@@ -146,7 +146,8 @@ typedef struct receipt_cache {
 
 /*
  * Check the packed receipt bytes (at most RECEIPT_MAX) against x: it must
- * parse; name x's message id, record digest and receiver; prove its leaf
+ * parse, and pack back to exactly those bytes (record_exact: no string cut
+ * short at a NUL byte); name x's message id, record digest and receiver; prove its leaf
  * in its batch; carry a signature by x->receiver_key over the batch's
  * bytes envelope.proto gives; carry a checkpoint note of x's origin signed
  * by that key; and, when x->held is set, prove that checkpoint consistent

@@ -1,6 +1,8 @@
 /*
  * record.h - the record types partners exchange: field paths, unpacking
- * under a size cap, minimisation, the check on receipt and the JSON form.
+ * under a size cap (and the check that nothing was lost unpacking, for any
+ * message from outside), minimisation, the check on receipt and the JSON
+ * form.
  *
  * A record type is one of the top-level messages of proto/records.proto
  * (Referral, ReferralReply, ProgressUpdate, ConsentWithdrawal, CaseClosure).
@@ -186,6 +188,27 @@ size_t record_term_escape_json(const char *s, size_t n, char *out, size_t size);
  * record_check does not read, such as an Envelope.
  */
 const ProtobufCFieldDescriptor *record_bad_text(const ProtobufCMessage *m, const char **text);
+
+/*
+ * Whether m, which protobuf-c unpacked from the len bytes at buf, is all
+ * that was in them: m must pack back to exactly those bytes. protobuf-c
+ * ends a string at its first NUL byte and drops the rest ("police\0junk"
+ * reads as "police"), so a message from outside that fails this is not
+ * what was sent, and nothing in it may be checked, audited or stored as
+ * if it were. Bytes protobuf-c never writes (a field twice or out of
+ * order, a default value written out, an overlong number) fail too: every
+ * node packs with protobuf-c, so a peer's messages never hold them. For
+ * messages that come from outside the process; the node's own stored
+ * messages are read without it.
+ *
+ * Returns 0, or ACCORD_EPARSE with e naming, when it can, the string field
+ * that holds a NUL byte by its path ("the record's field
+ * 'subject.given_name' holds a NUL byte"), or else saying that the
+ * message does not re-encode to the bytes received; what ("the record")
+ * names the message in that sentence.
+ */
+int record_exact(const ProtobufCMessage *m, const void *buf, size_t len, const char *what,
+		 accord_error *e) ACCORD_MUST_CHECK;
 
 /*
  * JSON. A record's JSON is one object whose keys are the field names of

@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!in.env)
 		return 0;
 	why[0] = '\0';
-	status = node_envelope_text_check(in.env, why, sizeof why);
+	status = node_envelope_text_check(&in, data, size, why, sizeof why);
 	if (status != 0 && (status != 422 || !why[0] || !record_utf8_ok(why, strlen(why))))
 		__builtin_trap(); /* a reason in UTF-8, whatever the envelope held */
 	if (status == 0)

@@ -1,23 +1,25 @@
 #!/bin/sh
 # What a receiver answers is a peer's bytes: the sender keeps it as text.
 # A stand-in for the council (Python, with the council's TLS key) answers
-# police's deliveries with reasons that are not UTF-8: 503 first, kept as
-# the outbox item's last error, then 403, audited as the refusal. The
-# outbox view and the audit show both, escaped. The 503's reason holds ESC
-# and U+202E too, which `accord outbox` and the node's log show escaped.
+# police's deliveries first with a 403 whose reason holds a NUL byte (an
+# answer that does not survive unpacking: not trusted, tried again), then
+# with reasons that are not UTF-8: 503, kept as the outbox item's last
+# error, then 403, audited as the refusal. The outbox view and the audit
+# show both, escaped. The 503's reason holds ESC and U+202E too, which
+# `accord outbox` and the node's log show escaped.
 . "$(dirname "$0")/lib/tap.sh"
 . "$(dirname "$0")/lib/partnership.sh"
 REF=$SRCDIR/policies/examples/referral.json
 
 partnership police council; ok "a partnership of two, signed by both" $?
-printf 'limits:\n  retry_initial_ms: 100\n' >>"$T/police/accordd.yaml"
+printf 'limits:\n  retry_initial_ms: 100\n  retry_max_ms: 400\n' >>"$T/police/accordd.yaml"
 start_node police; ok "the police node starts" $?
 
 cat >"$T/fake.py" <<'PY'
 import http.server, ssl, sys
 
 port, crt, key = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-answers = [(503, b"busy \xff \x1b[2J\xe2\x80\xae"), (403, b"no \xc3 here")]
+answers = [(403, b"no\x00 junk"), (503, b"busy \xff \x1b[2J\xe2\x80\xae"), (403, b"no \xc3 here")]
 
 def varint(v):
     out = b""
@@ -76,6 +78,9 @@ ok "the node's log line shows the 503's reason escaped" $?
 run 0 "$ACCORD" audit export --data "$T/police/data" --format jsonl --event DELIVERED &&
 	has '"outcome":"DENIED","reason":"refused by council (403): no \\xc3 here","not_utf8":null'
 ok "the refusal is audited with the receiver's reason escaped: text, nothing held in hex" $?
+grep -q "the DeliveryAnswer's field 'results.error' holds a NUL byte" "$T/police/log" &&
+	[ "$(grep -c '"reason":"refused by council' "$T/out")" -eq 1 ]
+ok "the answer whose reason held a NUL byte was tried again, not taken as a refusal" $?
 run 0 "$ACCORD" audit export --data "$T/police/data" --format jsonl &&
 	[ "$(grep -c '"not_utf8":null}$' "$T/out")" -eq "$(wc -l <"$T/out")" ]
 ok "no entry of police's log holds text that is not UTF-8" $?

@@ -3,7 +3,9 @@
 # whose strings are not UTF-8 is refused with a reason before anything in
 # it is echoed, one over the size limit is refused unread, and every
 # refusal is in every audit reader (list, list --json, export jsonl and
-# csv), one entry each; text a terminal would act on is shown escaped.
+# csv), one entry each; text a terminal would act on is shown escaped. So
+# is one whose strings hold a NUL byte, which protobuf-c would cut short
+# there.
 . "$(dirname "$0")/lib/tap.sh"
 . "$(dirname "$0")/lib/partnership.sh"
 : "${TOOLS:?set TOOLS to the test tools directory}"
@@ -54,12 +56,54 @@ run 0 "$ACCORD" audit export --data "$T/council/data" --format jsonl --event REF
 		grep -c '"peer_key":"[0-9a-f]\{64\}"')" -eq 1 ]
 ok "the council audits it: REFUSED, from police, by its TLS key, with the size" $?
 
+# 1c. A string holding a NUL byte, where protobuf-c would end it: refused,
+# 422, naming the field; in a Delivery alone; nothing of it stored; the
+# refusals audited, with none of the strings of an envelope that was cut.
+printf '{"referral_id":"EP-8","subject":{"given_name":"Amira","family_name":"Khan"}}' \
+	>"$T/ok.json"
+sed 's/Amira/Ami\\u007fra/' "$T/ok.json" >"$T/nul.json"
+idA=b0000000000000000000000000000001 idB=b0000000000000000000000000000002
+idS=b0000000000000000000000000000003
+# police_ref ID RECORD.json [forge options]: police's referral to the council.
+police_ref() {
+	id=$1 rec=$2
+	shift 2
+	"$TOOLS/forge" --id "$id" "$@" "$T/protocol.yaml" police council \
+		police-refers-to-council Referral "$rec"
+}
+police_ref $idS "$T/ok.json" --text sender 706f6c696365006a756e6b >"$T/sender-nul.bin"
+run 0 post /v1/envelopes "$T/sender-nul.bin" && has "HTTP 422" &&
+	has "\"error\":\"the envelope's field 'sender' holds a NUL byte\""
+ok "an envelope whose sender is police, a NUL byte and more: 422, the field named" $?
+police_ref $idA "$T/ok.json" >"$T/a.bin" && police_ref $idB "$T/nul.json" --nul >"$T/b.bin" &&
+	"$TOOLS/forge" --delivery "$T/a.bin" "$T/b.bin" "$T/sender-nul.bin" >"$T/delivery.bin" &&
+	peer_get police council /v1/deliveries --data-binary "@$T/delivery.bin" -o "$T/answer.bin" &&
+	"$TOOLS/forge" --answer <"$T/answer.bin" >"$T/out" && has "0 200 receipt" &&
+	has "1 422 the record's field 'subject.given_name' holds a NUL byte" &&
+	has "2 422 the envelope's field 'sender' holds a NUL byte"
+ok "in a Delivery, a NUL in the record or the envelope refuses that envelope alone" $?
+run 0 api council GET /v1/inbox && has "\"id\":\"$idA\"" && ! grep -q "$idB\|$idS" "$T/out"
+ok "the council stored the other envelope, and neither with a NUL byte" $?
+run 0 "$ACCORD" audit list --data "$T/council/data" --event REFUSED --json &&
+	python3 - "$T/out" $idS $idB <<'P'
+import json, sys
+nul = [e for e in json.load(open(sys.argv[1])) if "holds a NUL byte" in (e["reason"] or "")]
+cut = [e for e in nul if e["message_id"] == sys.argv[2]]
+rec = [e for e in nul if e["message_id"] == sys.argv[3]]
+assert len(nul) == 3 and len(cut) == 2 and len(rec) == 1, nul
+assert all(e["from"] == "police" and e["outcome"] == "DENIED" for e in nul), nul
+assert all(e["rule"] is None and e["purpose"] is None and e["record_type"] is None
+           for e in cut), cut
+assert rec[0]["rule"] == "police-refers-to-council", rec
+P
+ok "audit list --json holds the three refusals; the cut envelope's strings are not kept" $?
+
 # 2. Each refusal audited, with a reason in UTF-8, and in every reader.
-run 0 "$ACCORD" audit list --data "$T/council/data" --event REFUSED && has "6 entries"
-ok "the council audits the six refusals" $?
+run 0 "$ACCORD" audit list --data "$T/council/data" --event REFUSED && has "9 entries"
+ok "the council audits the nine refusals" $?
 run 0 "$ACCORD" audit export --data "$T/council/data" --format jsonl --event REFUSED &&
 	[ "$(grep -c "field 'sender' is not UTF-8 text" "$T/out")" -eq 2 ] &&
-	[ "$(grep -c '"from":"police"' "$T/out")" -eq 6 ] &&
+	[ "$(grep -c '"from":"police"' "$T/out")" -eq 9 ] &&
 	[ "$(grep "field 'purpose'" "$T/out" | grep -c '"purpose":null')" -eq 1 ] &&
 	[ "$(grep "field 'rule_id'" "$T/out" | grep -c '"rule":null')" -eq 1 ]
 ok "each entry is from police, names the field, and keeps none that was not UTF-8" $?

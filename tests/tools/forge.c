@@ -6,7 +6,9 @@
  * (32 hex digits, for an id another envelope already has) or a random one.
  * --text FIELD HEX (before the arguments) then sets the envelope's string
  * field FIELD ("sender", "rule_id", ...) to the bytes HEX, whether UTF-8
- * or not (without NUL: a C string ends there).
+ * or not, 00 included (put in after packing: a C string ends there).
+ * --nul (likewise) turns each 7f byte of the packed record into 00, for a
+ * record string holding a NUL (written \u007f in RECORD.json).
  *
  * forge --delivery [--repeat N] ENVELOPE.bin... writes a Delivery of those
  * envelopes, the list N times over (once without --repeat); forge --answer
@@ -93,25 +95,48 @@ static int answer(void)
 	return 0;
 }
 
-/* --text FIELD HEX: set string field FIELD of env to the bytes HEX; the
- * bytes are malloc'd into *buf. */
+/* --text FIELD HEX: the bytes HEX, and the same with each 00 as 01 (a C
+ * string) set as string field FIELD of env. */
+struct text {
+	uint8_t *bytes;
+	char *str;
+	size_t len;
+};
+
 static int set_text(Accord__Envelope__Envelope *env, const char *field, const char *hex,
-		    char **buf)
+		    struct text *t)
 {
 	const ProtobufCFieldDescriptor *f =
 		protobuf_c_message_descriptor_get_field_by_name(env->base.descriptor, field);
-	size_t len;
 
-	*buf = malloc(strlen(hex) / 2 + 1);
-	if (!f || f->type != PROTOBUF_C_TYPE_STRING || !*buf ||
-	    crypto_hex_decode(hex, (uint8_t *)*buf, strlen(hex) / 2, &len) != 0 ||
-	    memchr(*buf, 0, len)) {
-		fprintf(stderr, "forge: --text takes a string field of an Envelope and hex "
-			"without 00, not '%s' '%s'\n", field, hex);
+	t->bytes = malloc(strlen(hex) / 2 + 1);
+	t->str = malloc(strlen(hex) / 2 + 1);
+	if (!f || f->type != PROTOBUF_C_TYPE_STRING || !t->bytes || !t->str ||
+	    crypto_hex_decode(hex, t->bytes, strlen(hex) / 2, &t->len) != 0) {
+		fprintf(stderr, "forge: --text takes a string field of an Envelope and hex, "
+			"not '%s' '%s'\n", field, hex);
 		return 2;
 	}
-	(*buf)[len] = '\0';
-	*(char **)(void *)((char *)env + f->offset) = *buf;
+	for (size_t i = 0; i < t->len; i++)
+		t->str[i] = t->bytes[i] ? (char)t->bytes[i] : '\x01';
+	t->str[t->len] = '\0';
+	*(char **)(void *)((char *)env + f->offset) = t->str;
+	return 0;
+}
+
+/* The NULs of t back into the packed envelope out (len bytes). */
+static int put_nuls(uint8_t *out, size_t len, const struct text *t)
+{
+	uint8_t *at;
+
+	if (!t->len || !memchr(t->bytes, 0, t->len))
+		return 0;
+	at = memmem(out, len, t->str, t->len);
+	if (!at) {
+		fprintf(stderr, "forge: cannot find the --text bytes in the envelope\n");
+		return 1;
+	}
+	memcpy(at, t->bytes, t->len);
 	return 0;
 }
 
@@ -124,10 +149,11 @@ int main(int argc, char **argv)
 	const ProtobufCMessageDescriptor *t;
 	ProtobufCMessage *rec;
 	uint8_t id[16], digest[CRYPTO_SHA256_LEN], *rbytes, *out;
-	char *json, *text = NULL;
+	char *json;
 	const char *text_field = NULL, *text_hex = NULL;
+	struct text text = { 0 };
 	size_t len, n;
-	bool have_id = false;
+	bool have_id = false, nul = false;
 	accord_error e = { 0 };
 
 	if (argc > 1 && strcmp(argv[1], "--delivery") == 0)
@@ -149,9 +175,14 @@ int main(int argc, char **argv)
 		argc -= 3;
 		argv += 3;
 	}
+	if (argc > 1 && strcmp(argv[1], "--nul") == 0) {
+		nul = true;
+		argc--;
+		argv++;
+	}
 	if (argc < 7) {
-		fprintf(stderr, "usage: forge [--id HEX] [--text FIELD HEX] PROTOCOL FROM TO "
-			"RULE TYPE RECORD.json [wrong-digest]\n");
+		fprintf(stderr, "usage: forge [--id HEX] [--text FIELD HEX] [--nul] PROTOCOL "
+			"FROM TO RULE TYPE RECORD.json [wrong-digest]\n");
 		return 2;
 	}
 	if (protocol_load(argv[1], &p, &d) != 0 || !(r = protocol_rule_find(p, argv[4])) ||
@@ -165,6 +196,9 @@ int main(int argc, char **argv)
 	n = protobuf_c_message_get_packed_size(rec);
 	rbytes = malloc(n + 1);
 	protobuf_c_message_pack(rec, rbytes);
+	for (size_t i = 0; nul && i < n; i++)
+		if (rbytes[i] == 0x7f)
+			rbytes[i] = 0;
 	memcpy(digest, protocol_digest(p), sizeof digest);
 	if (argc > 7)
 		digest[0] ^= 1;
@@ -183,10 +217,11 @@ int main(int argc, char **argv)
 	len = accord__envelope__envelope__get_packed_size(&env);
 	out = malloc(len);
 	accord__envelope__envelope__pack(&env, out);
-	if (fwrite(out, 1, len, stdout) != len)
+	if (put_nuls(out, len, &text) != 0 || fwrite(out, 1, len, stdout) != len)
 		return 1;
 	free(out);
-	free(text);
+	free(text.bytes);
+	free(text.str);
 	free(rbytes);
 	free(json);
 	record_free(rec);

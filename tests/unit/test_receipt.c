@@ -207,7 +207,8 @@ static void test_batch(void **state)
 enum mutation {
 	M_MESSAGE_ID, M_DIGEST, M_RECEIVER, M_SIG_BYTE, M_SIG_SHORT, M_CKPT_BYTE,
 	M_CKPT_SIGNED_BYTE, M_CKPT_OTHER_KEY, M_CKPT_OTHER_ORIGIN, M_CKPT_GARBAGE,
-	M_RECEIPT_OTHER_KEY, M_NOT_PROTOBUF, M_TOO_BIG, M_PROOF_HASH_LEN,
+	M_RECEIPT_OTHER_KEY, M_NOT_PROTOBUF, M_TOO_BIG, M_PROOF_HASH_LEN, M_RECEIVER_NUL,
+	M_UNPACKED_TWICE,
 };
 
 static const struct mismatch {
@@ -236,9 +237,14 @@ static const struct mismatch {
 	  "not a Receipt message" },
 	{ "a receipt over the size limit", M_TOO_BIG, ACCORD_ETOOBIG, "over the limit" },
 	{ "a proof hash of 31 bytes", M_PROOF_HASH_LEN, ACCORD_EINVAL, "hash of 31 bytes" },
+	{ "a receiver with a NUL and more after the signed name", M_RECEIVER_NUL,
+	  ACCORD_EINVAL, "is refused: the receipt's field 'receiver' holds a NUL byte" },
+	{ "a signed field given twice", M_UNPACKED_TWICE, ACCORD_EINVAL,
+	  "the receipt does not re-encode to the bytes received" },
 };
 
-/* Unpack bytes, change the message as m says, pack it again. */
+/* Unpack bytes, change the message as m says, pack it again; or change
+ * the packed bytes, for what protobuf-c would never pack. */
 static void repack(uint8_t **bytes, size_t *len, enum mutation m)
 {
 	Accord__Envelope__Receipt *r = accord__envelope__receipt__unpack(NULL, *len, *bytes);
@@ -252,10 +258,29 @@ static void repack(uint8_t **bytes, size_t *len, enum mutation m)
 		r->checkpoint.data[r->checkpoint.len / 2] ^= 0x01;
 	free(*bytes);
 	*len = accord__envelope__receipt__get_packed_size(r);
-	*bytes = malloc(*len);
+	*bytes = malloc(*len + 2);
 	assert_non_null(*bytes);
 	accord__envelope__receipt__pack(r, *bytes);
 	accord__envelope__receipt__free_unpacked(r, NULL);
+	if (m == M_RECEIVER_NUL) {
+		/* receiver (field 3) "council" as "council\0x": it still
+		 * unpacks as the name the receipt was signed for. */
+		static const char was[] = "\x1a\x07" RECEIVER, now[] = "\x1a\x09" RECEIVER "\0x";
+		uint8_t *at = memmem(*bytes, *len, was, sizeof was - 1);
+
+		assert_non_null(at);
+		memmove(at + sizeof now - 1, at + sizeof was - 1,
+			(size_t)(*bytes + *len - at) - (sizeof was - 1));
+		memcpy(at, now, sizeof now - 1);
+		*len += 2;
+	} else if (m == M_UNPACKED_TWICE) {
+		/* received_at (field 4) again, first with another value: the
+		 * last one wins, so the first is never seen. */
+		memmove(*bytes + 2, *bytes, *len);
+		(*bytes)[0] = 0x20;
+		(*bytes)[1] = 0x05;
+		*len += 2;
+	}
 }
 
 /* A note of the receiver's log at size 5 made otherwise than fx.note. */
@@ -292,7 +317,8 @@ static void test_mismatch(void **state)
 		note = odd_note(c->m);
 	make(c->m == M_RECEIPT_OTHER_KEY ? fx.other : fx.key,
 	     c->m == M_RECEIVER ? "ngo" : RECEIVER, note, NULL, &bytes, &len);
-	if (c->m == M_SIG_BYTE || c->m == M_SIG_SHORT || c->m == M_CKPT_BYTE)
+	if (c->m == M_SIG_BYTE || c->m == M_SIG_SHORT || c->m == M_CKPT_BYTE ||
+	    c->m == M_RECEIVER_NUL || c->m == M_UNPACKED_TWICE)
 		repack(&bytes, &len, c->m);
 	if (c->m == M_MESSAGE_ID)
 		x.message_id = other_id;

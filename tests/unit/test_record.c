@@ -452,6 +452,109 @@ static void test_bad_text(void **state)
 	assert_string_equal(record_bad_text(&env.base, &text)->name, "recipient");
 }
 
+/* --- record_exact ------------------------------------------------------- */
+
+/* A message from JSON (marked: its first 7f byte, packed, turned into a
+ * NUL) or from raw bytes, checked against the bytes it was unpacked from. */
+static const struct exact_case {
+	const char *name;
+	const char *type;          /* a record type, or "Envelope" */
+	const char *json;          /* NULL: raw, rawlen bytes */
+	const char *raw;
+	size_t rawlen;
+	int rc;
+	const char *says;
+} exact_cases[] = {
+	{ "exact: an envelope as protobuf-c packs it", "Envelope",
+	  "{\"message_id\":\"AAECAwQFBgcICQoLDA0ODw==\",\"protocol_version\":3,"
+	  "\"sender\":\"police\",\"recipient\":\"council\",\"created_at\":-1}", NULL, 0, 0, "" },
+	{ "exact: a NUL in the envelope's sender", "Envelope",
+	  "{\"sender\":\"police\\u007fjunk\",\"recipient\":\"council\"}", NULL, 0,
+	  ACCORD_EPARSE, "the envelope's field 'sender' holds a NUL byte" },
+	{ "exact: a string that is one NUL", "Envelope", "{\"rule_id\":\"\\u007f\"}", NULL,
+	  0, ACCORD_EPARSE, "the envelope's field 'rule_id' holds a NUL byte" },
+	{ "exact: a NUL in a nested string of a record", "Referral",
+	  "{\"referral_id\":\"R\",\"subject\":{\"family_name\":\"B\",\"given_name\":"
+	  "\"A\\u007fB\"},\"needs\":[\"HOUSING\",\"EMPLOYMENT\"]}", NULL, 0,
+	  ACCORD_EPARSE, "the record's field 'subject.given_name' holds a NUL byte" },
+	{ "exact: a NUL in the second string of a repeated field", "ConsentWithdrawal",
+	  "{\"referral_id\":\"R\",\"scope\":[\"a\",\"b\\u007fc\"]}", NULL, 0,
+	  ACCORD_EPARSE, "the record's field 'scope' holds a NUL byte" },
+	{ "exact: a oneof, packed enums, repeated messages", "ProgressUpdate",
+	  "{\"referral_id\":\"R\",\"overall\":\"ENGAGED\",\"needs\":[{\"need\":\"HOUSING\","
+	  "\"status\":\"ENGAGED\",\"note\":\"n\"},{}],\"next_review\":\"\"}", NULL, 0, 0, "" },
+	{ "exact: fields out of order", "Envelope", NULL, "\x42\x01" "c" "\x3a\x01" "p", 6,
+	  ACCORD_EPARSE, "the envelope does not re-encode to the bytes received" },
+	{ "exact: a field given twice", "Envelope", NULL, "\x3a\x01" "a" "\x3a\x01" "b", 6,
+	  ACCORD_EPARSE, "does not re-encode" },
+	{ "exact: a default value written out", "Envelope", NULL, "\x18\x00", 2,
+	  ACCORD_EPARSE, "does not re-encode" },
+	{ "exact: an overlong varint", "Envelope", NULL, "\x18\x81\x00", 3, ACCORD_EPARSE,
+	  "does not re-encode" },
+	{ "exact: a NUL hidden by an overlong varint is still named", "Envelope", NULL,
+	  "\x18\x81\x00" "\x3a\x02" "p\x00", 7, ACCORD_EPARSE, "field 'sender' holds a NUL" },
+	{ "exact: an unknown field at the end is kept", "Envelope", NULL,
+	  "\x3a\x01" "p" "\xa0\x06\x01", 6, 0, "" },
+};
+
+static void test_exact_case(void **state)
+{
+	const struct exact_case *c = *state;
+	const ProtobufCMessageDescriptor *d = strcmp(c->type, "Envelope") == 0 ?
+		&accord__envelope__envelope__descriptor : record_type_find(c->type);
+	const char *what = d == &accord__envelope__envelope__descriptor ? "the envelope" :
+			   "the record";
+	ProtobufCMessage *m = NULL;
+	accord_error e = { 0 };
+	uint8_t *bytes;
+	size_t len;
+
+	if (c->json) {
+		assert_int_equal(record_from_json_text(d, c->json, strlen(c->json), &m, &e), 0);
+		len = protobuf_c_message_get_packed_size(m);
+		bytes = malloc(len);
+		assert_non_null(bytes);
+		protobuf_c_message_pack(m, bytes);
+		record_free(m);
+		m = NULL;
+		if (memchr(bytes, 0x7f, len))
+			*(uint8_t *)memchr(bytes, 0x7f, len) = 0;
+	} else {
+		len = c->rawlen;
+		bytes = malloc(len);
+		assert_non_null(bytes);
+		memcpy(bytes, c->raw, len);
+	}
+	assert_int_equal(record_unpack(d, bytes, len, &m, &e), 0);
+	assert_int_equal(record_exact(m, bytes, len, what, &e), c->rc);
+	if (!strstr(e.msg, c->says))
+		fail_msg("'%s' does not say '%s'", e.msg, c->says);
+	record_free(m);
+	free(bytes);
+}
+
+/* Bytes cut short or run on are not the message: refused, or no message. */
+static void test_exact_truncated(void **state)
+{
+	ProtobufCMessage *m = th_example_referral(), *back = NULL;
+	size_t len = protobuf_c_message_get_packed_size(m);
+	uint8_t *bytes = malloc(len + 1);
+	accord_error e = { 0 };
+
+	assert_non_null(bytes);
+	protobuf_c_message_pack(m, bytes);
+	bytes[len] = 0;
+	assert_int_equal(record_exact(m, bytes, len, "the record", &e), 0);
+	assert_int_equal(record_exact(m, bytes, len - 1, "the record", &e), ACCORD_EPARSE);
+	assert_non_null(strstr(e.msg, "the record does not re-encode"));
+	assert_int_equal(record_exact(m, bytes, len + 1, "the record", &e), ACCORD_EPARSE);
+	assert_int_equal(record_exact(m, bytes, 0, "the record", NULL), ACCORD_EPARSE);
+	/* Cut inside the last field, protobuf-c finds no message at all. */
+	assert_int_equal(record_unpack(m->descriptor, bytes, len - 1, &back, &e), ACCORD_EPARSE);
+	free(bytes);
+	record_free(m);
+}
+
 int main(void)
 {
 	static const struct CMUnitTest fixed[] = {
@@ -460,6 +563,7 @@ int main(void)
 		cmocka_unit_test(test_deep_copy),
 		cmocka_unit_test(test_bad_text),
 		cmocka_unit_test(test_term_json_reads_back),
+		cmocka_unit_test(test_exact_truncated),
 	};
 	static const th_table tables[] = {
 		TH_TABLE(min_cases, test_min_case),
@@ -467,6 +571,7 @@ int main(void)
 		TH_TABLE(sel_cases, test_sel_case),
 		TH_TABLE(escape_cases, test_escape_case),
 		TH_TABLE(term_cases, test_term_case),
+		TH_TABLE(exact_cases, test_exact_case),
 	};
 
 	return th_run("test_record", fixed, sizeof fixed / sizeof fixed[0], tables,
