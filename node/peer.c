@@ -6,6 +6,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 #include <openssl/ssl.h>
 
 #include "accord/peer.h"
@@ -15,6 +16,12 @@ struct peer {
 	node *n;
 	struct evhttp *http;
 	size_t max_body;        /* libevent's limit: no body over it is read */
+	/* limits.max_connections: at that many open connections the listener
+	 * stops accepting (the kernel's backlog holds the next ones) until one
+	 * closes. */
+	struct evconnlistener *lis;
+	int open, max_open;
+	bool paused, closing;
 };
 
 /*
@@ -39,10 +46,37 @@ struct conn {
 
 static int conn_index = -1;
 
+/* A connection closes (its TLS session is freed): below the limit again,
+ * the listener accepts again. */
 static void conn_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
 			 void *argp)
 {
+	struct conn *c = ptr;
+
+	if (c) {
+		peer *p = c->p;
+
+		p->open--;
+		if (p->paused && !p->closing && p->open < p->max_open) {
+			evconnlistener_enable(p->lis);
+			p->paused = false;
+			node_log(p->n, "peer listener: %d connections open, below limits."
+				 "max_connections again: accepting", p->open);
+		}
+	}
 	free(ptr);
+}
+
+/* One more connection is open: at the limit, stop accepting. */
+static void conn_opened(peer *p)
+{
+	p->open++;
+	if (!p->paused && p->open >= p->max_open) {
+		evconnlistener_disable(p->lis);
+		p->paused = true;
+		node_log(p->n, "peer listener: %d connections open, limits.max_connections: "
+			 "new ones wait until one closes", p->open);
+	}
 }
 
 /* What the response written to out by the last change (info) says: a 413
@@ -101,6 +135,7 @@ static struct bufferevent *new_tls_bev(struct event_base *base, void *arg)
 	}
 	c->p = p;           /* from here the session owns c */
 	c->ssl = ssl;
+	conn_opened(p);
 	bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
 					     BEV_OPT_CLOSE_ON_FREE);
 	if (bev && !evbuffer_add_cb(bufferevent_get_output(bev), on_output, c)) {
@@ -218,6 +253,7 @@ int peer_open(node *n, peer **out, accord_error *e)
 {
 	const config *cf = node_config(n);
 	peer *p = calloc(1, sizeof *p);
+	struct evhttp_bound_socket *bound;
 
 	if (!p)
 		return accord_fail(e, ACCORD_ENOMEM, "out of memory");
@@ -241,12 +277,15 @@ int peer_open(node *n, peer **out, accord_error *e)
 	evhttp_set_max_headers_size(p->http, 16384);
 	evhttp_set_timeout(p->http, 30);
 	evhttp_set_allowed_methods(p->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
-	if (!evhttp_bind_socket_with_handle(p->http, cf->listen_host,
-					    (ev_uint16_t)cf->listen_port)) {
+	p->max_open = cf->max_connections;
+	bound = evhttp_bind_socket_with_handle(p->http, cf->listen_host,
+					       (ev_uint16_t)cf->listen_port);
+	if (!bound) {
 		peer_close(p);
 		return accord_fail(e, ACCORD_EIO, "cannot listen on %s:%d (in use, or not an "
 				   "address of this machine)", cf->listen_host, cf->listen_port);
 	}
+	p->lis = evhttp_bound_socket_get_listener(bound);
 	*out = p;
 	return 0;
 }
@@ -255,6 +294,7 @@ void peer_close(peer *p)
 {
 	if (!p)
 		return;
+	p->closing = true;  /* the listener goes before the connections */
 	if (p->http)
 		evhttp_free(p->http);
 	free(p);

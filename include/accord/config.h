@@ -14,7 +14,7 @@
  *   local_socket: run/accord.sock    # the local API (HTTP, mode 0660)
  *   limits:                          # all optional, defaults shown
  *     max_body_bytes: 262144         # largest request body accepted
- *     max_connections: 512           # open connections per listener
+ *     max_connections: 512           # open peer connections; more wait
  *     audit_max_mib: 4096            # the LMDB map may grow to this
  *     delivery_timeout_ms: 10000     # one delivery attempt
  *     retry_initial_ms: 500          # first retry after a failed delivery
