@@ -1,4 +1,5 @@
 /* state.c - outbox, inbox and cases: packed messages in LMDB. */
+#include "accord/crypto.h"
 #include "accord/state.h"
 
 #define STATE_ITEM_MAX ((size_t)1 << 20)
@@ -174,8 +175,11 @@ static int each(state *s, struct walk *w, accord_error *e)
 		}
 		m = protobuf_c_message_unpack(w->d, NULL, v.mv_size, v.mv_data);
 		if (!m) {
-			rc = ACCORD_EPARSE;
-			accord_fail(e, rc, "a stored %s does not unpack", w->d->short_name);
+			char hex[2 * STATE_ID_LEN + 1];
+
+			crypto_hex(k.mv_data, STATE_ID_LEN, hex);
+			rc = accord_fail(e, ACCORD_EPARSE, "the stored %s %s does not unpack: "
+					 "the node's store is damaged", w->d->short_name, hex);
 			goto out;
 		}
 		stop = w->fn(&k, &m, w->ctx);

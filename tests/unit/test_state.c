@@ -348,6 +348,36 @@ static void test_page_edges(void **cm)
 	st_close(&t);
 }
 
+/* An item that no longer unpacks (a damaged store) stops a walk with an
+ * error that names it. */
+static void test_damaged_item(void **cm)
+{
+	struct st t = { 0 };
+	struct seen seen = { 0 };
+	uint8_t id[STATE_ID_LEN], junk[] = { 0xff, 0xff, 0xff };
+	char want[80];
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = { STATE_ID_LEN, id }, v = { sizeof junk, junk };
+	accord_error e = { 0 };
+	bool more;
+
+	st_open(&t);
+	fill(&t);
+	id_of(7, id);
+	assert_int_equal(mdb_txn_begin(store_env(t.st), NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "outbox", 0, &dbi), 0);
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	assert_int_equal(state_outbox_page(t.s, 0, NULL, 100, saw_outbox, &seen, &more, &e),
+			 ACCORD_EPARSE);
+	snprintf(want, sizeof want, "the stored OutboxItem 0100000000%02x%02x00000000000000005a "
+		 "does not unpack", id[5], id[6]);
+	if (!strstr(e.msg, want))
+		fail_msg("%s", e.msg);
+	st_close(&t);
+}
+
 /* ---- a store written before the indexes ------------------------------------- */
 
 static const char *const all_indexes[] = {
@@ -442,6 +472,7 @@ int main(void)
 	const struct CMUnitTest fixed[] = {
 		cmocka_unit_test(test_counts_follow_puts),
 		cmocka_unit_test(test_page_edges),
+		cmocka_unit_test(test_damaged_item),
 		cmocka_unit_test(test_reindex_read_only),
 	};
 	const th_table tables[] = {
