@@ -6,6 +6,8 @@
  * each request, since the protocol may change between the two.
  *
  *   POST /v1/envelopes   an Envelope (protobuf) -> a signed Receipt
+ *   POST /v1/deliveries  a Delivery of up to NODE_DELIVERY_MAX envelopes ->
+ *                        a DeliveryAnswer: a status and receipt for each
  *   GET  /v1/protocol    the protocol in force: id, version, digest (JSON)
  *   GET  /v1/checkpoint  this node's latest signed audit checkpoint
  *
