@@ -12,17 +12,37 @@
 #include "accord/peer.h"
 #include "httputil.h"
 
+/*
+ * What the listener's connections share with it. libevent may free a
+ * connection (and with it its TLS session) after the listener is closed,
+ * so this is counted: the listener holds one reference and each open
+ * connection one.
+ *
+ * limits.max_connections: at that many open connections the listener
+ * stops accepting (the kernel's backlog holds the next ones) until one
+ * closes.
+ */
+struct shared {
+	node *n;
+	size_t max_body;        /* libevent's limit: no body over it is read */
+	struct evconnlistener *lis;
+	int open, max_open;
+	bool paused;
+	bool closed;            /* the listener is gone: n and lis with it */
+	int refs;
+};
+
 struct peer {
 	node *n;
 	struct evhttp *http;
-	size_t max_body;        /* libevent's limit: no body over it is read */
-	/* limits.max_connections: at that many open connections the listener
-	 * stops accepting (the kernel's backlog holds the next ones) until one
-	 * closes. */
-	struct evconnlistener *lis;
-	int open, max_open;
-	bool paused, closing;
+	struct shared *sh;
 };
+
+static void shared_drop(struct shared *sh)
+{
+	if (--sh->refs == 0)
+		free(sh);
+}
 
 /*
  * A connection's state beside its TLS session, kept in the session's
@@ -38,7 +58,7 @@ struct peer {
  * there is audited (node_receive_refused_unread).
  */
 struct conn {
-	peer *p;
+	struct shared *sh;
 	SSL *ssl;
 	bool ours;          /* route() took a request, not yet answered in full */
 	bool refused;       /* libevent refused one (then it closes) */
@@ -52,30 +72,31 @@ static void conn_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, l
 			 void *argp)
 {
 	struct conn *c = ptr;
+	struct shared *sh = c ? c->sh : NULL;
 
-	if (c) {
-		peer *p = c->p;
-
-		p->open--;
-		if (p->paused && !p->closing && p->open < p->max_open) {
-			evconnlistener_enable(p->lis);
-			p->paused = false;
-			node_log(p->n, "peer listener: %d connections open, below limits."
-				 "max_connections again: accepting", p->open);
-		}
+	free(c);
+	if (!sh)
+		return;
+	sh->open--;
+	if (sh->paused && !sh->closed && sh->open < sh->max_open) {
+		evconnlistener_enable(sh->lis);
+		sh->paused = false;
+		node_log(sh->n, "peer listener: %d connections open, below "
+			 "limits.max_connections again: accepting", sh->open);
 	}
-	free(ptr);
+	shared_drop(sh);
 }
 
 /* One more connection is open: at the limit, stop accepting. */
-static void conn_opened(peer *p)
+static void conn_opened(struct shared *sh)
 {
-	p->open++;
-	if (!p->paused && p->open >= p->max_open) {
-		evconnlistener_disable(p->lis);
-		p->paused = true;
-		node_log(p->n, "peer listener: %d connections open, limits.max_connections: "
-			 "new ones wait until one closes", p->open);
+	sh->refs++;
+	sh->open++;
+	if (!sh->paused && sh->open >= sh->max_open) {
+		evconnlistener_disable(sh->lis);
+		sh->paused = true;
+		node_log(sh->n, "peer listener: %d connections open, limits.max_connections: "
+			 "new ones wait until one closes", sh->open);
 	}
 }
 
@@ -90,14 +111,15 @@ static void on_output(struct evbuffer *out, const struct evbuffer_cb_info *info,
 	char line[12];      /* "HTTP/1.1 413" */
 	uint8_t spki[CRYPTO_SHA256_LEN];
 
-	if (c->ours || c->refused || info->n_added < sizeof line || len < info->n_added ||
+	if (c->sh->closed || c->ours || c->refused || info->n_added < sizeof line ||
+	    len < info->n_added ||
 	    evbuffer_ptr_set(out, &at, len - info->n_added, EVBUFFER_PTR_SET) != 0 ||
 	    evbuffer_copyout_from(out, &at, line, sizeof line) != (ev_ssize_t)sizeof line ||
 	    memcmp(line, "HTTP/1.", 7) != 0 || memcmp(line + 8, " 413", 4) != 0)
 		return;
 	c->refused = true;
 	if (tls_peer_spki(c->ssl, spki))
-		node_receive_refused_unread(c->p->n, spki, c->p->max_body);
+		node_receive_refused_unread(c->sh->n, spki, c->sh->max_body);
 }
 
 /* Our answer to the connection's request is written: what it writes next
@@ -133,9 +155,9 @@ static struct bufferevent *new_tls_bev(struct event_base *base, void *arg)
 		free(c);
 		return NULL;
 	}
-	c->p = p;           /* from here the session owns c */
+	c->sh = p->sh;      /* from here the session owns c */
 	c->ssl = ssl;
-	conn_opened(p);
+	conn_opened(p->sh);
 	bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
 					     BEV_OPT_CLOSE_ON_FREE);
 	if (bev && !evbuffer_add_cb(bufferevent_get_output(bev), on_output, c)) {
@@ -258,26 +280,26 @@ int peer_open(node *n, peer **out, accord_error *e)
 	if (!p)
 		return accord_fail(e, ACCORD_ENOMEM, "out of memory");
 	p->n = n;
-	p->http = evhttp_new(node_base(n));
-	if (!p->http) {
-		free(p);
-		return accord_fail(e, ACCORD_ENOMEM, "out of memory");
-	}
+	p->sh = calloc(1, sizeof *p->sh);
+	if (p->sh)
+		*p->sh = (struct shared){
+			.n = n, .max_open = cf->max_connections, .refs = 1,
+			.max_body = cf->max_body_bytes > NODE_DELIVERY_MAX_BYTES ?
+				    cf->max_body_bytes : NODE_DELIVERY_MAX_BYTES,
+		};
+	p->http = p->sh ? evhttp_new(node_base(n)) : NULL;
 	if (conn_index < 0)
 		conn_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_free_cb);
-	if (conn_index < 0) {
+	if (!p->http || conn_index < 0) {
 		peer_close(p);
 		return accord_fail(e, ACCORD_ENOMEM, "out of memory");
 	}
-	p->max_body = cf->max_body_bytes > NODE_DELIVERY_MAX_BYTES ? cf->max_body_bytes :
-		      NODE_DELIVERY_MAX_BYTES;
 	evhttp_set_bevcb(p->http, new_tls_bev, p);
 	evhttp_set_gencb(p->http, route, p);
-	evhttp_set_max_body_size(p->http, (ev_ssize_t)p->max_body);
+	evhttp_set_max_body_size(p->http, (ev_ssize_t)p->sh->max_body);
 	evhttp_set_max_headers_size(p->http, 16384);
 	evhttp_set_timeout(p->http, 30);
 	evhttp_set_allowed_methods(p->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
-	p->max_open = cf->max_connections;
 	bound = evhttp_bind_socket_with_handle(p->http, cf->listen_host,
 					       (ev_uint16_t)cf->listen_port);
 	if (!bound) {
@@ -285,7 +307,7 @@ int peer_open(node *n, peer **out, accord_error *e)
 		return accord_fail(e, ACCORD_EIO, "cannot listen on %s:%d (in use, or not an "
 				   "address of this machine)", cf->listen_host, cf->listen_port);
 	}
-	p->lis = evhttp_bound_socket_get_listener(bound);
+	p->sh->lis = evhttp_bound_socket_get_listener(bound);
 	*out = p;
 	return 0;
 }
@@ -294,8 +316,11 @@ void peer_close(peer *p)
 {
 	if (!p)
 		return;
-	p->closing = true;  /* the listener goes before the connections */
+	if (p->sh)
+		p->sh->closed = true; /* connections may outlive the listener */
 	if (p->http)
 		evhttp_free(p->http);
+	if (p->sh)
+		shared_drop(p->sh);
 	free(p);
 }
