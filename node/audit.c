@@ -68,9 +68,6 @@ int audit_open(store *st, audit **out, accord_error *e)
 	if (rc == 0)
 		rc = store_db(st, "audit_tree", 0, &a->db.tree, e);
 	if (rc == 0)
-		rc = store_db(st, "audit_subject", MDB_DUPSORT | MDB_DUPFIXED,
-			      &a->db.subject, e);
-	if (rc == 0)
 		rc = store_db(st, "audit_checkpoint", 0, &a->db.checkpoint, e);
 	if (rc == 0)
 		rc = store_db(st, "audit_meta", 0, &a->db.meta, e);

@@ -80,9 +80,8 @@ struct audit_subject_put {
 void audit_subject_sort(struct audit_subject_put *p, size_t n);
 int audit_subject_index(audit *a, MDB_txn *txn, const struct audit_subject_put *p,
 			size_t n, uint64_t from, uint64_t to);
-/* Open the runs, once a->db.subject (the older index) is open; on a
- * writable store, move what the older index holds into the runs, in one
- * transaction. */
+/* Open the runs; on a writable store, move what an older store's index
+ * ("audit_subject") holds into them and delete it, in one transaction. */
 int audit_subject_open(audit *a, accord_error *e) ACCORD_MUST_CHECK;
 
 /* Read meta key name into buf (up to cap bytes; *len set). */

@@ -22,7 +22,8 @@
  *
  * Stores written before the runs kept the index in "audit_subject", ordered
  * by pseudonym with the sequences as duplicates; audit_subject_open moves
- * it into the runs at the first writable open.
+ * it into the runs at the first writable open and deletes it, so that an
+ * older build fails to open the store's index rather than find it empty.
  */
 #include <errno.h>
 
@@ -286,7 +287,7 @@ static int rebuild(MDB_txn *txn, void *ctx, accord_error *e)
 	size_t n = 0, cap = 0;
 	uint64_t size;
 	uint8_t key[KEY_LEN];
-	MDB_cursor *c;
+	MDB_cursor *c = NULL;
 	MDB_val k, v;
 	int rc = audit_size_in(a, txn, &size);
 
@@ -314,10 +315,14 @@ static int rebuild(MDB_txn *txn, void *ctx, accord_error *e)
 		memcpy(all[n].subject, k.mv_data, AUDIT_HASH_LEN);
 		all[n++].seq = audit_get_be64(v.mv_data);
 	}
+	if (c)
+		mdb_cursor_close(c);
 	if (rc == MDB_NOTFOUND)
 		rc = 0;
+	/* Gone, not emptied: an older build then fails to open the store's
+	 * index instead of finding nobody in it. */
 	if (rc == 0)
-		rc = mdb_drop(txn, a->db.subject, 0);
+		rc = mdb_drop(txn, a->db.subject, 1);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		uint64_t start;
 		unsigned level;
@@ -335,27 +340,38 @@ int audit_subject_open(audit *a, accord_error *e)
 	MDB_txn *txn;
 	MDB_stat st;
 	accord_error why = { 0 };
+	bool old;
 	int rc = store_db(a->st, "audit_subject_runs", 0, &a->db.subject_runs, &why);
 
 	if (rc == 0)
 		a->has_subject_runs = true;
 	else if (rc == ACCORD_ENOTFOUND && store_read_only(a->st))
 		rc = 0; /* an older store, read only: its old index serves */
-	else if (e)
-		*e = why;
-	if (rc == 0)
-		rc = store_read_begin(a->st, &txn, e);
+	if (rc != 0) {
+		if (e)
+			*e = why;
+		return rc;
+	}
+	rc = store_db_find(a->st, "audit_subject", MDB_DUPSORT | MDB_DUPFIXED,
+			   &a->db.subject, &why);
+	if (rc == ACCORD_ENOTFOUND)
+		return 0;
+	if (rc != 0) {
+		if (e)
+			*e = why;
+		return rc;
+	}
+	rc = store_read_begin(a->st, &txn, e);
 	if (rc != 0)
 		return rc;
 	rc = mdb_stat(txn, a->db.subject, &st);
 	mdb_txn_abort(txn);
 	if (rc != 0)
 		return store_fail(e, rc, "reading the old subject index");
-	a->has_old_subject = st.ms_entries > 0;
-	if (!a->has_old_subject || store_read_only(a->st))
+	old = st.ms_entries > 0;
+	if (store_read_only(a->st)) {
+		a->has_old_subject = old;
 		return 0;
-	rc = store_write(a->st, rebuild, a, e);
-	if (rc == 0)
-		a->has_old_subject = false;
-	return rc;
+	}
+	return store_write(a->st, rebuild, a, e);
 }

@@ -150,15 +150,15 @@ uint64_t store_map_size(const store *s)
 	return info.me_mapsize;
 }
 
-int store_db(store *s, const char *name, unsigned flags, MDB_dbi *out,
-	     accord_error *e)
+static int open_db(store *s, const char *name, unsigned flags, bool create, MDB_dbi *out,
+		   accord_error *e)
 {
 	MDB_txn *txn;
 	int rc = mdb_txn_begin(s->env, NULL, s->read_only ? MDB_RDONLY : 0, &txn);
 
 	if (rc != 0)
 		return store_fail(e, rc, s->dir);
-	rc = mdb_dbi_open(txn, name, flags | (s->read_only ? 0 : MDB_CREATE), out);
+	rc = mdb_dbi_open(txn, name, flags | (create ? MDB_CREATE : 0), out);
 	if (rc != 0) {
 		mdb_txn_abort(txn);
 		if (rc == MDB_NOTFOUND)
@@ -168,6 +168,18 @@ int store_db(store *s, const char *name, unsigned flags, MDB_dbi *out,
 	}
 	rc = mdb_txn_commit(txn);
 	return rc ? store_fail(e, rc, name) : 0;
+}
+
+int store_db(store *s, const char *name, unsigned flags, MDB_dbi *out,
+	     accord_error *e)
+{
+	return open_db(s, name, flags, !s->read_only, out, e);
+}
+
+int store_db_find(store *s, const char *name, unsigned flags, MDB_dbi *out,
+		  accord_error *e)
+{
+	return open_db(s, name, flags, false, out, e);
 }
 
 int store_read_begin(store *s, MDB_txn **txn, accord_error *e)

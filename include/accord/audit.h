@@ -25,7 +25,7 @@
  *                     values, in sorted runs of 256, 4,096 and 65,536
  *                     entries merged as the log grows (audit_subject.c)
  *   audit_subject     the index of stores before the runs; moved into them
- *                     at the first writable open, then empty
+ *                     at the first writable open, then deleted
  *   audit_checkpoint  key BE64 tree size -> the signed note (MDB_APPEND)
  *   audit_meta        "origin", "signer": fixed at the first checkpoint
  *

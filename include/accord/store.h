@@ -61,6 +61,9 @@ bool store_read_only(const store *s);
  */
 int store_db(store *s, const char *name, unsigned flags, MDB_dbi *out,
 	     accord_error *e) ACCORD_MUST_CHECK;
+/* The same, never creating it: ACCORD_ENOTFOUND when it does not exist. */
+int store_db_find(store *s, const char *name, unsigned flags, MDB_dbi *out,
+		  accord_error *e) ACCORD_MUST_CHECK;
 
 /*
  * The work of one write transaction. It returns 0, an ACCORD_E* code
