@@ -496,14 +496,13 @@ static void answered_elsewhere(const node_reply *r, void *arg)
 	json_decref(r->json);
 }
 
-void node_receive_refused_unread(node *n, const uint8_t spki[CRYPTO_SHA256_LEN], size_t cap)
+void node_receive_refused_unread(node *n, const uint8_t spki[CRYPTO_SHA256_LEN], int status,
+				 const char *why)
 {
 	struct inbound in = { .spki = spki, .from = node_partner_by_spki(n, spki) };
 
 	if (!refuse_request(n, &in, answered_elsewhere, NULL))
-		refuse(n, &in, 413, answered_elsewhere, NULL, "the request's body is over %zu "
-		       "bytes, the most this node reads, or its chunked encoding is broken; it "
-		       "was not read", cap);
+		refuse(n, &in, status, answered_elsewhere, NULL, "%s", why);
 }
 
 /* ---- many envelopes in one request ------------------------------------------ */

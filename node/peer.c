@@ -22,6 +22,8 @@
  * stops accepting (the kernel's backlog holds the next ones) until one
  * closes.
  */
+#define PEER_MAX_HEADER_BYTES 16384
+
 struct shared {
 	node *n;
 	size_t max_body;        /* libevent's limit: no body over it is read */
@@ -54,8 +56,8 @@ static void shared_drop(struct shared *sh)
  * is read (evhttp_set_newreqcb came with 2.2). What it writes on the
  * connection is the one trace of the request: the refusal is a response
  * that no request of ours asked for. So each connection's output is
- * watched for a response starting while none of ours is owed, and a 413
- * there is audited (node_receive_refused_unread).
+ * watched for a response starting while none of ours is owed, and an
+ * error there is audited (node_receive_refused_unread).
  */
 struct conn {
 	struct shared *sh;
@@ -100,26 +102,47 @@ static void conn_opened(struct shared *sh)
 	}
 }
 
-/* What the response written to out by the last change (info) says: a 413
- * not of ours is libevent's refusal of a request too big to read. Each
- * response starts with its status line, written in one piece. */
+/* What the response written to out by the last change (info) says: an
+ * error not of ours is libevent's refusal of a request it would not read:
+ * 413 for a body over its limit (or a broken chunked encoding), 400 for a
+ * malformed request or headers over theirs, 405 or 501 for a method it
+ * does not take. Each response starts with its status line, written in
+ * one piece; 100 Continue and the like are not refusals. */
 static void on_output(struct evbuffer *out, const struct evbuffer_cb_info *info, void *arg)
 {
 	struct conn *c = arg;
 	size_t len = evbuffer_get_length(out);
 	struct evbuffer_ptr at;
-	char line[12];      /* "HTTP/1.1 413" */
+	char line[12], why[200];  /* "HTTP/1.1 413" */
 	uint8_t spki[CRYPTO_SHA256_LEN];
+	int status = 0;
 
 	if (c->sh->closed || c->ours || c->refused || info->n_added < sizeof line ||
 	    len < info->n_added ||
 	    evbuffer_ptr_set(out, &at, len - info->n_added, EVBUFFER_PTR_SET) != 0 ||
 	    evbuffer_copyout_from(out, &at, line, sizeof line) != (ev_ssize_t)sizeof line ||
-	    memcmp(line, "HTTP/1.", 7) != 0 || memcmp(line + 8, " 413", 4) != 0)
+	    memcmp(line, "HTTP/1.", 7) != 0 || line[8] != ' ')
+		return;
+	for (int i = 9; i < 12; i++) {
+		if (line[i] < '0' || line[i] > '9')
+			return;
+		status = status * 10 + (line[i] - '0');
+	}
+	if (status < 400)
 		return;
 	c->refused = true;
+	if (status == 413)
+		snprintf(why, sizeof why, "the request's body is over %zu bytes, the most this "
+			 "node reads, or its chunked encoding is broken; it was not read",
+			 c->sh->max_body);
+	else if (status == 400)
+		snprintf(why, sizeof why, "the request is malformed or its headers are over "
+			 "%d bytes; it was not read", PEER_MAX_HEADER_BYTES);
+	else
+		snprintf(why, sizeof why, "the HTTP layer refused the request (%d: a method "
+			 "this node does not take); it was not read", status);
 	if (tls_peer_spki(c->ssl, spki))
-		node_receive_refused_unread(c->sh->n, spki, c->sh->max_body);
+		node_receive_refused_unread(c->sh->n, spki, status, why);
 }
 
 /* Our answer to the connection's request is written: what it writes next
@@ -297,7 +320,7 @@ int peer_open(node *n, peer **out, accord_error *e)
 	evhttp_set_bevcb(p->http, new_tls_bev, p);
 	evhttp_set_gencb(p->http, route, p);
 	evhttp_set_max_body_size(p->http, (ev_ssize_t)p->sh->max_body);
-	evhttp_set_max_headers_size(p->http, 16384);
+	evhttp_set_max_headers_size(p->http, PEER_MAX_HEADER_BYTES);
 	evhttp_set_timeout(p->http, 30);
 	evhttp_set_allowed_methods(p->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
 	bound = evhttp_bind_socket_with_handle(p->http, cf->listen_host,

@@ -94,13 +94,14 @@ void node_receive_too_big(node *n, const uint8_t spki[CRYPTO_SHA256_LEN], bool b
 
 /*
  * A request from the partner whose TLS key is spki that the HTTP layer
- * refused unread, its body being over cap, the most it reads (or its
- * chunked encoding broken), and answered 413 itself: audited REFUSED with
- * what is known (the partner, the limit), once the loop turn's group
- * commit makes it durable. Nothing is answered here. Not audited when
- * node_receive would answer 403 or 503 before reading.
+ * refused unread and answered itself with status (413: a body over the
+ * most it reads; 400: malformed, or headers over its limit; ...), why
+ * saying so: audited REFUSED with what is known, once the loop turn's
+ * group commit makes it durable. Nothing is answered here. Not audited
+ * when node_receive would answer 403 or 503 before reading.
  */
-void node_receive_refused_unread(node *n, const uint8_t spki[CRYPTO_SHA256_LEN], size_t cap);
+void node_receive_refused_unread(node *n, const uint8_t spki[CRYPTO_SHA256_LEN], int status,
+				 const char *why);
 
 /*
  * The peer API's POST /v1/deliveries: a Delivery of envelopes from one

@@ -13,8 +13,9 @@
  *
  * A body over the most the listener reads (NODE_DELIVERY_MAX_BYTES, or the
  * configured max_body_bytes when larger) is refused unread by libevent,
- * which answers 413 itself; the refusal is audited all the same
- * (node_receive_refused_unread).
+ * which answers 413 itself, as it answers 400 to a malformed request or
+ * one whose headers are over 16 KiB; such refusals are audited all the
+ * same (node_receive_refused_unread).
  */
 #ifndef ACCORD_PEER_H
 #define ACCORD_PEER_H

@@ -4,7 +4,8 @@
 # same: REFUSED, from the partner whose TLS key sent it, naming the limit
 # (the size a refused body declares never reaches the node), one entry per
 # request, with a Content-Length or chunked. Nothing is stored, and the
-# node goes on serving.
+# node goes on serving. A request whose headers are over 16 KiB, which
+# libevent answers 400, is audited the same way.
 . "$(dirname "$0")/lib/tap.sh"
 . "$(dirname "$0")/lib/partnership.sh"
 : "${TOOLS:?set TOOLS to the test tools directory}"
@@ -61,6 +62,17 @@ ok "one connection: 413 with the node's reason, then libevent's 413 (or closed)"
 wait_for council /metrics 'accord_disclosures_total{outcome="refused"} 4' &&
 	[ "$(refusals)" -eq 3 ]
 ok "both audited, once each" $?
+
+# Headers over the 16 KiB the listener reads: libevent answers 400 itself.
+long=$(head -c 20000 /dev/zero | tr '\0' a)
+peer_get police council /v1/envelopes --data-binary "@$T/mid.bin" -H "X-Long: $long" \
+	-o /dev/null -w ' HTTP %{http_code}' >"$T/out" 2>&1
+{ has 'HTTP 400' || has 'curl: (5'; } &&
+	wait_for council /metrics 'accord_disclosures_total{outcome="refused"} 5' &&
+	run 0 "$ACCORD" audit list --data "$T/council/data" --event REFUSED --json &&
+	[ "$(grep -c '"reason": "the request is malformed or its headers are over 16384 bytes' \
+		"$T/out")" -eq 1 ] && [ "$(refusals)" -eq 3 ]
+ok "headers over 16 KiB: libevent's 400, audited once, naming the limit" $?
 
 run 0 api council GET /v1/status && has '"inbox":{"items":0,'
 ok "nothing is stored" $?
