@@ -16,9 +16,10 @@
  * a few neighbouring pages. When the log's growth completes a block of
  * level L+1, its 16 runs of level L are merged into one run of level L+1;
  * the top level's runs are never merged. Which runs exist follows from the
- * log's size alone (runs_of), so a query seeks each run in turn: at 1M
- * entries about 20 seeks, against one for a single ordered index, and a
- * commit writes a handful of index pages instead of one an entry.
+ * log's size alone (see audit_subject_entries), so a query seeks each run
+ * in turn: at 1M
+ * entries about 20 seeks, against one for a single ordered index, and
+ * a commit writes a handful of index pages instead of one an entry.
  *
  * Stores written before the runs kept the index in "audit_subject", ordered
  * by pseudonym with the sequences as duplicates; audit_subject_open moves
@@ -60,16 +61,22 @@ static void run_of(uint64_t seq, uint64_t size, uint64_t *start, unsigned *level
 	*level = 0;
 }
 
+/* Pairs in a run's key order: pseudonym, then sequence. */
+static int by_subject(const void *x, const void *y)
+{
+	const struct audit_subject_put *p = x, *q = y;
+	int c = memcmp(p->subject, q->subject, AUDIT_HASH_LEN);
+
+	return c ? c : (p->seq > q->seq) - (p->seq < q->seq);
+}
+
+/* Pairs in the order audit_subject_index puts them: level-0 block first. */
 static int by_key(const void *x, const void *y)
 {
 	const struct audit_subject_put *p = x, *q = y;
 	uint64_t bp = p->seq / RUN_SIZE(0), bq = q->seq / RUN_SIZE(0);
-	int c;
 
-	if (bp != bq)
-		return bp < bq ? -1 : 1;
-	c = memcmp(p->subject, q->subject, AUDIT_HASH_LEN);
-	return c ? c : (p->seq > q->seq) - (p->seq < q->seq);
+	return bp != bq ? (bp < bq ? -1 : 1) : by_subject(x, y);
 }
 
 void audit_subject_sort(struct audit_subject_put *p, size_t n)
@@ -77,12 +84,35 @@ void audit_subject_sort(struct audit_subject_put *p, size_t n)
 	qsort(p, n, sizeof *p, by_key);
 }
 
-static int by_subject(const void *x, const void *y)
+/* Room in the array at *arr (elements of size bytes, *cap of them) for
+ * one more after n, doubling from first; ENOMEM. */
+static int reserve(void *arr, size_t *cap, size_t n, size_t size, size_t first)
 {
-	const struct audit_subject_put *p = x, *q = y;
-	int c = memcmp(p->subject, q->subject, AUDIT_HASH_LEN);
+	void **a = arr;
+	size_t want = *cap ? *cap * 2 : first;
+	void *m;
 
-	return c ? c : (p->seq > q->seq) - (p->seq < q->seq);
+	if (n < *cap)
+		return 0;
+	m = reallocarray(*a, want, size);
+	if (!m)
+		return ENOMEM;
+	*a = m;
+	*cap = want;
+	return 0;
+}
+
+/* Append the pair (subject, seq) to *out, of *n. */
+static int push_pair(struct audit_subject_put **out, size_t *n, size_t *cap,
+		     const uint8_t *subject, uint64_t seq)
+{
+	int rc = reserve(out, cap, *n, sizeof **out, 4096);
+
+	if (rc == 0) {
+		memcpy((*out)[*n].subject, subject, AUDIT_HASH_LEN);
+		(*out)[(*n)++].seq = seq;
+	}
+	return rc;
 }
 
 static int put_key(MDB_txn *txn, MDB_dbi db, const uint8_t key[KEY_LEN])
@@ -122,21 +152,9 @@ static int take_range(MDB_txn *txn, MDB_dbi db, uint64_t from, uint64_t to,
 		}
 		if (audit_get_be64(key) >= to)
 			break;
-		if (*n == *cap) {
-			size_t want = *cap ? *cap * 2 : 4096;
-			struct audit_subject_put *m = reallocarray(*out, want, sizeof **out);
-
-			if (!m) {
-				rc = ENOMEM;
-				break;
-			}
-			*out = m;
-			*cap = want;
-		}
-		memcpy((*out)[*n].subject, key + 9, AUDIT_HASH_LEN);
-		(*out)[*n].seq = audit_get_be64(key + PREFIX_LEN);
-		(*n)++;
-		rc = mdb_cursor_del(c, 0);
+		rc = push_pair(out, n, cap, key + 9, audit_get_be64(key + PREFIX_LEN));
+		if (rc == 0)
+			rc = mdb_cursor_del(c, 0);
 		if (rc != 0)
 			break;
 	}
@@ -196,15 +214,8 @@ static int read_run(MDB_cursor *c, uint64_t start, unsigned level,
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		if (k.mv_size != KEY_LEN || memcmp(k.mv_data, prefix, PREFIX_LEN) != 0)
 			return 0;
-		if (*n == *cap) {
-			size_t want = *cap ? *cap * 2 : 16;
-			uint64_t *m = reallocarray(*out, want, sizeof **out);
-
-			if (!m)
-				return ENOMEM;
-			*out = m;
-			*cap = want;
-		}
+		if (reserve(out, cap, *n, sizeof **out, 16) != 0)
+			return ENOMEM;
 		(*out)[(*n)++] = audit_get_be64((const uint8_t *)k.mv_data + PREFIX_LEN);
 	}
 	return rc == MDB_NOTFOUND ? 0 : rc;
@@ -222,19 +233,11 @@ static int read_old(MDB_cursor *c, const uint8_t p[AUDIT_HASH_LEN], uint64_t **o
 		rc = mdb_cursor_get(c, &k, &v, MDB_GET_MULTIPLE);
 	/* DUPFIXED: whole pages of sequences at a time. */
 	while (rc == 0) {
-		size_t m = v.mv_size / 8;
-
-		if (*n + m > *cap) {
-			size_t want = *n + m + 16;
-			uint64_t *o = reallocarray(*out, want, sizeof **out);
-
-			if (!o)
+		for (size_t i = 0; i < v.mv_size / 8; i++) {
+			if (reserve(out, cap, *n, sizeof **out, 16) != 0)
 				return ENOMEM;
-			*out = o;
-			*cap = want;
-		}
-		for (size_t i = 0; i < m; i++)
 			(*out)[(*n)++] = audit_get_be64((const uint8_t *)v.mv_data + 8 * i);
+		}
 		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_MULTIPLE);
 	}
 	return rc == MDB_NOTFOUND ? 0 : rc;
@@ -279,7 +282,8 @@ int audit_subject_entries(audit *a, const uint8_t pseudonym[AUDIT_HASH_LEN],
 }
 
 /* Every index pair of the old index and of the runs, put back where a log
- * of size entries keeps them. */
+ * of size entries keeps them; the old index deleted. When it holds no pair
+ * (a store an older node opened only to create it), only the latter. */
 static int rebuild(MDB_txn *txn, void *ctx, accord_error *e)
 {
 	audit *a = ctx;
@@ -289,7 +293,7 @@ static int rebuild(MDB_txn *txn, void *ctx, accord_error *e)
 	uint8_t key[KEY_LEN];
 	MDB_cursor *c = NULL;
 	MDB_val k, v;
-	int rc = audit_size_in(a, txn, &size);
+	int rc = a->has_old_subject ? audit_size_in(a, txn, &size) : MDB_NOTFOUND;
 
 	if (rc == 0)
 		rc = take_range(txn, a->db.subject_runs, 0, UINT64_MAX, &all, &n, &cap);
@@ -301,19 +305,9 @@ static int rebuild(MDB_txn *txn, void *ctx, accord_error *e)
 			rc = MDB_CORRUPTED;
 			break;
 		}
-		if (n == cap) {
-			size_t want = cap ? cap * 2 : 4096;
-			struct audit_subject_put *m = reallocarray(all, want, sizeof *all);
-
-			if (!m) {
-				rc = ENOMEM;
-				break;
-			}
-			all = m;
-			cap = want;
-		}
-		memcpy(all[n].subject, k.mv_data, AUDIT_HASH_LEN);
-		all[n++].seq = audit_get_be64(v.mv_data);
+		rc = push_pair(&all, &n, &cap, k.mv_data, audit_get_be64(v.mv_data));
+		if (rc != 0)
+			break;
 	}
 	if (c)
 		mdb_cursor_close(c);
@@ -340,7 +334,6 @@ int audit_subject_open(audit *a, accord_error *e)
 	MDB_txn *txn;
 	MDB_stat st;
 	accord_error why = { 0 };
-	bool old;
 	int rc = store_db(a->st, "audit_subject_runs", 0, &a->db.subject_runs, &why);
 
 	if (rc == 0)
@@ -368,10 +361,10 @@ int audit_subject_open(audit *a, accord_error *e)
 	mdb_txn_abort(txn);
 	if (rc != 0)
 		return store_fail(e, rc, "reading the old subject index");
-	old = st.ms_entries > 0;
-	if (store_read_only(a->st)) {
-		a->has_old_subject = old;
+	a->has_old_subject = st.ms_entries > 0;
+	if (store_read_only(a->st))
 		return 0;
-	}
-	return store_write(a->st, rebuild, a, e);
+	rc = store_write(a->st, rebuild, a, e);
+	a->has_old_subject = false;
+	return rc;
 }

@@ -2,10 +2,10 @@
  * node_recv.c - the receiving side of the data path:
  *
  *   TLS identity -> envelope (size, nothing lost unpacking it, protocol
- *   digest, sender = identity)
- *   -> check (the rule allows it; the record, nothing lost unpacking it,
- *   holds no field outside the rule; in-case rules need an accepted case) -> audit RECEIVED and inbox
- *   item (one transaction) -> signed receipt with our checkpoint
+ *   digest, sender = identity) -> check (the rule allows it; the record,
+ *   nothing lost unpacking it, holds no field outside the rule; in-case
+ *   rules need an accepted case) -> audit RECEIVED and inbox item (one
+ *   transaction) -> signed receipt with our checkpoint
  *
  * Every refusal is audited (REFUSED, with the reason) before it is
  * answered. A repeated message id is answered with the first receipt.

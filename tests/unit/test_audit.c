@@ -367,6 +367,17 @@ static void test_subject_upgrade(void **state)
 	mdb_txn_abort(txn);
 	runs_append(l.a, 5000, 9000, 700);
 	runs_check(l.a, 9000);
+	/* An older node started on it creates the old index again, empty:
+	 * the next open deletes it, the runs untouched. */
+	assert_int_equal(mdb_txn_begin(store_env(l.st), NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "audit_subject",
+				      MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED, &old), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	th_log_reopen(&l);
+	runs_check(l.a, 9000);
+	assert_int_equal(mdb_txn_begin(store_env(l.st), NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "audit_subject", 0, &old), MDB_NOTFOUND);
+	mdb_txn_abort(txn);
 	th_log_close(&l);
 }
 
