@@ -60,6 +60,7 @@ void node_op_free(struct op *op)
 	state_free(op->inbox);
 	state_free(op->case_item);
 	json_decref(op->answer);
+	free(op->answer_text);
 	free(op->strings);
 	free(op->paths);
 	free(op);

@@ -52,6 +52,8 @@ struct op {
 	state_inbox_item *inbox;      /* owned */
 	state_case_item *case_item;   /* owned, may be NULL */
 	json_t *answer;               /* owned: the reply body on success */
+	char *answer_text;            /* owned: or that body written out */
+	size_t answer_len;
 	int64_t acked_ms;             /* an acknowledgement's time, then the one kept */
 	int ack_status;               /* and its answer when not 200 */
 	char *strings;                /* owned: the entry's strings */

@@ -88,6 +88,8 @@ int node_submit_parse(json_t *req, struct node_submit_req *s, accord_error *e)
 
 static void disclosed_done(node *n, struct op *op, int rc, const accord_error *e)
 {
+	node_reply r;
+
 	if (rc != 0) {
 		reply_error(op->reply, op->reply_arg, 503, "the disclosure could not be "
 			    "audited, so nothing was sent: %s", accord_error_msg(e));
@@ -96,7 +98,9 @@ static void disclosed_done(node *n, struct op *op, int rc, const accord_error *e
 	n->m.disclosed++;
 	node_metric_disclosure(n, op->entry.to, op->entry.purpose, "disclosed",
 			       node_monotonic() - op->t0);
-	reply_json(op->reply, op->reply_arg, 202, json_incref(op->answer));
+	r = (node_reply){ .status = 202, .bytes = op->answer_text, .len = op->answer_len,
+			  .content_type = "application/json" };
+	op->reply(&r, op->reply_arg);
 	node_outbox_kick(n, 0);
 }
 
@@ -256,6 +260,48 @@ out:
 	return rc;
 }
 
+static int answer_strings(FILE *f, const char *key, const char *const *v, size_t n)
+{
+	int rc = 0;
+
+	fprintf(f, ",\"%s\":[", key);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (i)
+			fputc_unlocked(',', f);
+		rc = record_json_put_string(f, v[i]);
+	}
+	fputc_unlocked(']', f);
+	return rc;
+}
+
+/*
+ * The 202's body, {"message_id", "rule", "shared": [paths], "withheld":
+ * [paths]}, written out here rather than built of jansson values and
+ * dumped: some 45 strings a referral, each allocated, checked and escaped
+ * a character at a time, took about 7% of the sending node's CPU.
+ */
+static int disclosed_answer(struct op *op, const protocol_rule *r, const record_withheld *w)
+{
+	FILE *f = open_memstream(&op->answer_text, &op->answer_len);
+	int rc;
+
+	if (!f)
+		return ACCORD_ENOMEM;
+	fputs_unlocked("{\"message_id\":", f);
+	rc = record_json_put_string(f, op->id_hex);
+	fputs_unlocked(",\"rule\":", f);
+	rc |= record_json_put_string(f, r->id);
+	rc |= answer_strings(f, "shared", r->fields, r->n_fields);
+	rc |= answer_strings(f, "withheld", w->paths, w->n);
+	fputc_unlocked('}', f);
+	if (fclose(f) != 0 || rc != 0) {
+		free(op->answer_text);
+		op->answer_text = NULL;
+		return ACCORD_ENOMEM;
+	}
+	return 0;
+}
+
 static void disclose(node *n, const struct node_submit_req *s, const policy_decision *d,
 		     const ProtobufCMessage *rec, node_reply_fn fn, void *arg)
 {
@@ -283,10 +329,7 @@ static void disclose(node *n, const struct node_submit_req *s, const policy_deci
 	op->entry.n_withheld = w.n;
 	op->entry.message_id = op->id_hex;
 	op->entry.actor = s->actor;
-	op->answer = json_pack("{s:s, s:s, s:o, s:o}", "message_id", op->id_hex,
-			       "rule", r->id, "shared", record_json_strings(r->fields, r->n_fields),
-			       "withheld", record_json_strings(w.paths, w.n));
-	if (!op->answer || node_op_own_strings(op) != 0)
+	if (disclosed_answer(op, r, &w) != 0 || node_op_own_strings(op) != 0)
 		goto oom;
 	op->put = disclosed_put;
 	op->done = disclosed_done;

@@ -475,3 +475,23 @@ json_t *record_json_strings(const char *const *v, size_t n)
 		}
 	return a;
 }
+
+int record_json_put_string(FILE *f, const char *s)
+{
+	const unsigned char *c = (const unsigned char *)s;
+	json_t *j;
+	int rc;
+
+	while (*c >= 0x20 && *c < 0x7f && *c != '"' && *c != '\\')
+		c++;
+	if (*c == '\0') {
+		fputc_unlocked('"', f);
+		fwrite_unlocked(s, 1, (size_t)((const char *)c - s), f);
+		fputc_unlocked('"', f);
+		return ferror(f) ? -1 : 0;
+	}
+	j = json_string(s);
+	rc = j && json_dumpf(j, f, JSON_ENCODE_ANY) == 0 ? 0 : -1;
+	json_decref(j);
+	return rc;
+}

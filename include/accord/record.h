@@ -249,4 +249,9 @@ json_t *record_to_json(const ProtobufCMessage *m);
  * out of memory or a string is not UTF-8. */
 json_t *record_json_strings(const char *const *v, size_t n);
 
+/* s written on f as a JSON string: copied as it is when it holds only
+ * printable ASCII other than '"' and '\\' (field paths and ids do),
+ * else escaped by jansson. 0, or -1 when s is not UTF-8 or f failed. */
+int record_json_put_string(FILE *f, const char *s);
+
 #endif

@@ -190,11 +190,46 @@ static void test_example_referral(void **state)
 	record_free(m);
 }
 
+/* record_json_put_string: plain paths copied, the rest escaped, each read
+ * back by jansson as the string written; text not UTF-8 refused. */
+static void test_put_string(void **state)
+{
+	static const char *const cases[] = {
+		"$.subject.identifiers[1]", "", "a \"quoted\" \\ path", "tab\there\nline",
+		"\x1b[31m", "\x7f", "Ünïcode ✓", "\xe2\x80\xae",
+	};
+	char *text;
+	size_t len;
+	FILE *f;
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		json_t *j;
+
+		f = open_memstream(&text, &len);
+		assert_non_null(f);
+		assert_int_equal(record_json_put_string(f, cases[i]), 0);
+		assert_int_equal(fclose(f), 0);
+		j = json_loadb(text, len, JSON_DECODE_ANY, NULL);
+		assert_non_null(j);
+		assert_string_equal(json_string_value(j), cases[i]);
+		if (i == 0)
+			assert_string_equal(text, "\"$.subject.identifiers[1]\"");
+		json_decref(j);
+		free(text);
+	}
+	f = open_memstream(&text, &len);
+	assert_non_null(f);
+	assert_int_equal(record_json_put_string(f, "bad \xff byte"), -1);
+	fclose(f);
+	free(text);
+}
+
 int main(void)
 {
 	static const struct CMUnitTest fixed[] = {
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_example_referral),
+		cmocka_unit_test(test_put_string),
 	};
 	static const th_table tables[] = {
 		TH_TABLE(trip_cases, test_trip_case),
