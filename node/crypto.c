@@ -7,6 +7,7 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
+#include <pthread.h>
 
 #include "accord/crypto.h"
 #include "accord/fs.h"
@@ -18,11 +19,22 @@ struct crypto_signer {
 	uint8_t pub[CRYPTO_ED25519_PUB_LEN];
 };
 
+/* SHA-256 fetched once: EVP_sha256() is fetched again at every digest,
+ * about a fifth of the time of hashing a kilobyte. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 int crypto_sha256(const void *data, size_t len, uint8_t out[CRYPTO_SHA256_LEN])
 {
 	unsigned int n = CRYPTO_SHA256_LEN;
 
-	if (EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) != 1) {
+	pthread_once(&sha256_once, sha256_fetch);
+	if (EVP_Digest(data, len, out, &n, sha256_md ? sha256_md : EVP_sha256(), NULL) != 1) {
 		ERR_clear_error();
 		return ACCORD_ENOMEM;
 	}
