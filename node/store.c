@@ -1,6 +1,7 @@
 /* store.c - the node's LMDB environment: safe directory, durable writes,
  * and a map that grows instead of failing. */
 #include <errno.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -58,6 +59,60 @@ static int check_dir(const char *dir, bool create, accord_error *e)
 	return 0;
 }
 
+/*
+ * The layout's format: read, refused when newer than STORE_FORMAT, and
+ * written (a writable open) when older or missing. The modules that open
+ * their databases next bring an older layout up to date, each finding for
+ * itself what is old, so a crash between the two loses nothing.
+ */
+static int check_format(store *s, accord_error *e)
+{
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = { 6, "format" }, v;
+	uint8_t be[4];
+	uint32_t have = 1;
+	int rc = mdb_txn_begin(s->env, NULL, s->read_only ? MDB_RDONLY : 0, &txn);
+
+	if (rc != 0)
+		return store_fail(e, rc, s->dir);
+	rc = mdb_dbi_open(txn, "store", s->read_only ? 0 : MDB_CREATE, &dbi);
+	if (rc == 0)
+		rc = mdb_get(txn, dbi, &k, &v);
+	if (rc == 0 && v.mv_size != sizeof be) {
+		mdb_txn_abort(txn);
+		return accord_fail(e, ACCORD_EINVAL, "%s: the store's format marker is "
+				   "%zu bytes, not 4: the store is damaged", s->dir, v.mv_size);
+	}
+	if (rc == 0) {
+		memcpy(be, v.mv_data, sizeof be);
+		have = (uint32_t)be[0] << 24 | (uint32_t)be[1] << 16 | (uint32_t)be[2] << 8 | be[3];
+	} else if (rc != MDB_NOTFOUND) {
+		mdb_txn_abort(txn);
+		return store_fail(e, rc, s->dir);
+	}
+	if (have > STORE_FORMAT) {
+		mdb_txn_abort(txn);
+		return accord_fail(e, ACCORD_EINVAL, "%s: the store is in format %u, written "
+				   "by a newer version of Accord; this version reads formats "
+				   "up to %u: use that newer version", s->dir, (unsigned)have,
+				   (unsigned)STORE_FORMAT);
+	}
+	if (s->read_only || have == STORE_FORMAT) {
+		mdb_txn_abort(txn);
+		return 0;
+	}
+	be[0] = 0, be[1] = 0, be[2] = 0, be[3] = STORE_FORMAT;
+	v = (MDB_val){ sizeof be, be };
+	rc = mdb_put(txn, dbi, &k, &v, 0);
+	if (rc == 0)
+		return (rc = mdb_txn_commit(txn)) == 0 || rc == MDB_MAP_FULL ? 0 :
+		       store_fail(e, rc, s->dir);
+	mdb_txn_abort(txn);
+	/* A full store still opens, to be read; the mark waits for room. */
+	return rc == MDB_MAP_FULL ? 0 : store_fail(e, rc, s->dir);
+}
+
 int store_open(const char *dir, const store_options *opt, store **out,
 	       accord_error *e)
 {
@@ -105,6 +160,9 @@ int store_open(const char *dir, const store_options *opt, store **out,
 		rc = store_fail(e, rc, dir);
 		goto out_free;
 	}
+	rc = check_format(s, e);
+	if (rc != 0)
+		goto out_free;
 	*out = s;
 	return 0;
 out_free:

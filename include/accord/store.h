@@ -32,6 +32,14 @@
 typedef struct store store;
 
 #define STORE_MAX_DBS 32
+
+/*
+ * The store's layout, kept in the database "store" under the key "format"
+ * (4 bytes, big-endian). A store without it is format 1. 2: the audit's
+ * subject index in sorted runs (audit_subject_runs). A writable open
+ * marks an older store with this format; any open refuses a newer one.
+ */
+#define STORE_FORMAT 2
 #define STORE_DEFAULT_MAP_SIZE (64ull << 20)   /* 64 MiB to start */
 #define STORE_DEFAULT_MAP_MAX (64ull << 30)    /* 64 GiB at most */
 
@@ -44,7 +52,9 @@ typedef struct store_options {
 /*
  * Open (creating when missing, unless read_only) the environment in dir.
  * opt may be NULL for the defaults. Errors: ACCORD_EPERM (unsafe
- * directory), ACCORD_ENOTFOUND (read_only and no store there), ACCORD_EIO.
+ * directory), ACCORD_ENOTFOUND (read_only and no store there), ACCORD_EIO,
+ * ACCORD_EINVAL (a store of a format newer than STORE_FORMAT, or a
+ * damaged format marker).
  */
 int store_open(const char *dir, const store_options *opt, store **out,
 	       accord_error *e) ACCORD_MUST_CHECK;

@@ -467,9 +467,109 @@ static void test_reindex_read_only(void **cm)
 	st_close(&t);
 }
 
+/* ---- the store's format marker -------------------------------------------- */
+
+/* Set the marker in dir's store to bytes (NULL: delete the "store"
+ * database, as a store written before the marker), under LMDB's API. */
+static MDB_env *raw_env(const char *dir)
+{
+	MDB_env *env;
+
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, STORE_MAX_DBS), 0);
+	assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+	return env;
+}
+
+static void set_format(const char *dir, const void *bytes, size_t len)
+{
+	MDB_env *env = raw_env(dir);
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = { 6, "format" }, v = { len, (void *)bytes };
+
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "store", 0, &dbi), 0);
+	if (bytes)
+		assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	else
+		assert_int_equal(mdb_drop(txn, dbi, 1), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+static uint32_t get_format(const char *dir)
+{
+	MDB_env *env = raw_env(dir);
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = { 6, "format" }, v;
+	uint32_t f = 0;
+
+	assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	if (mdb_dbi_open(txn, "store", 0, &dbi) == 0 && mdb_get(txn, dbi, &k, &v) == 0) {
+		const uint8_t *b = v.mv_data;
+
+		assert_int_equal(v.mv_size, 4);
+		f = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+	}
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	return f;
+}
+
+/* A new store is marked; an unmarked (older) one is read as it is and
+ * marked at its first writable open; a newer or damaged one is refused by
+ * every open, saying why, and left as it was. */
+static void test_store_format(void **cm)
+{
+	struct st t = { 0 };
+	store_options ro = { .read_only = true };
+	static const uint8_t newer[4] = { 0, 0, 0, STORE_FORMAT + 1 };
+	static const uint8_t damaged[5] = { 0, 0, 0, STORE_FORMAT, 0 };
+	accord_error e = { 0 };
+	store *st = NULL;
+
+	st_open(&t);
+	fill(&t);
+	st_shut(&t);
+	assert_int_equal(get_format(t.dir), STORE_FORMAT);
+
+	set_format(t.dir, NULL, 0);
+	assert_int_equal(get_format(t.dir), 0);
+	assert_int_equal(store_open(t.dir, &ro, &st, &e), 0);
+	store_close(st);
+	assert_int_equal(get_format(t.dir), 0);      /* a reader changes nothing */
+	st_open(&t);
+	st_shut(&t);
+	assert_int_equal(get_format(t.dir), STORE_FORMAT);
+
+	set_format(t.dir, newer, sizeof newer);
+	for (int read_only = 0; read_only < 2; read_only++) {
+		store_options o = { .read_only = read_only };
+
+		st = NULL;
+		assert_int_equal(store_open(t.dir, &o, &st, &e), ACCORD_EINVAL);
+		assert_null(st);
+		assert_non_null(strstr(e.msg, "the store is in format 3, written by a "
+					"newer version of Accord; this version reads formats "
+					"up to 2"));
+	}
+	assert_int_equal(get_format(t.dir), STORE_FORMAT + 1);
+
+	set_format(t.dir, damaged, sizeof damaged);
+	assert_int_equal(store_open(t.dir, NULL, &st, &e), ACCORD_EINVAL);
+	assert_non_null(strstr(e.msg, "the store's format marker is 5 bytes, not 4: the "
+				"store is damaged"));
+	set_format(t.dir, (const uint8_t[]){ 0, 0, 0, STORE_FORMAT }, 4);
+	st_open(&t);
+	st_close(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest fixed[] = {
+		cmocka_unit_test(test_store_format),
 		cmocka_unit_test(test_counts_follow_puts),
 		cmocka_unit_test(test_page_edges),
 		cmocka_unit_test(test_damaged_item),
