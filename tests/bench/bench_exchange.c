@@ -20,14 +20,23 @@
  *             no particular order. At DEADLINE seconds the count so far
  *             makes the rate, and stderr says so.
  *
+ *   cpu       with the processes' ids (exchange.sh gives them), the CPU
+ *             time each used during the rate runs, from /proc: both
+ *             nodes' a disclosure against nginx's workers' a request
+ *             (exchange_cpu), and on stderr the sender's event loop, the
+ *             receiver and this client. CPU time moves far less than
+ *             the rates on a shared machine: compare builds by it.
+ *
  * The client is libcurl (multi interface), HTTP/1.1, no Expect: 100-continue.
  * Toward nginx it presents the sender's certificate and pins the key of
  * nginx's certificate (the receiver's), verification on, the certificate
  * itself as the trust anchor, as the courier pins a partner.
  */
 #include <curl/curl.h>
+#include <dirent.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,6 +52,7 @@ struct opts {
 	const char *cert, *key, *pin, *cainfo;
 	long count, concurrency, wide, latency;
 	double deadline;
+	long sender_pid, receiver_pid, nginx_pid;   /* 0: not given */
 };
 
 /* Where one kind of request goes and what answer counts as success. */
@@ -338,6 +348,96 @@ static long wait_inbox(const struct opts *o, store *st, MDB_dbi dbi, long want, 
 	return seen;
 }
 
+/* ---- CPU time ------------------------------------------------------------- */
+
+/* Seconds of CPU (user + system) /proc/PATH's stat line gives, and the
+ * parent's pid into *ppid when not NULL; -1 when it cannot be read. */
+static double stat_cpu(const char *path, long *ppid)
+{
+	char buf[1024], *p;
+	unsigned long long ut, st;
+	long pp;
+	FILE *f = fopen(path, "r");
+	size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+
+	if (f)
+		fclose(f);
+	buf[n] = '\0';
+	/* After the command's closing parenthesis: state ppid ... utime stime
+	 * (fields 3, 4 and 14, 15 of proc(5)). */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %*c %ld %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+			 &pp, &ut, &st) != 3)
+		return -1;
+	if (ppid)
+		*ppid = pp;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double pid_cpu(long pid)
+{
+	char path[64];
+
+	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+	return stat_cpu(path, NULL);
+}
+
+/* The main thread's alone: the node's event loop. */
+static double loop_cpu(long pid)
+{
+	char path[64];
+
+	snprintf(path, sizeof path, "/proc/%ld/task/%ld/stat", pid, pid);
+	return stat_cpu(path, NULL);
+}
+
+/* nginx's workers: the master's children. */
+static double children_cpu(long parent)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	double sum = 0;
+
+	while (d && (de = readdir(d))) {
+		char path[300];
+		long pp = 0;
+		double c;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof path, "/proc/%s/stat", de->d_name);
+		c = stat_cpu(path, &pp);
+		if (c >= 0 && pp == parent)
+			sum += c;
+	}
+	if (d)
+		closedir(d);
+	return sum;
+}
+
+static double self_cpu(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* What each process had used at one moment. */
+struct cpu {
+	double sender, loop, receiver, nginx, client;
+};
+
+static void cpu_now(const struct opts *o, struct cpu *c)
+{
+	c->sender = o->sender_pid ? pid_cpu(o->sender_pid) : 0;
+	c->loop = o->sender_pid ? loop_cpu(o->sender_pid) : 0;
+	c->receiver = o->receiver_pid ? pid_cpu(o->receiver_pid) : 0;
+	c->nginx = o->nginx_pid ? children_cpu(o->nginx_pid) : 0;
+	c->client = self_cpu();
+}
+
 static void line(const char *bench, double v, const char *unit, const char *base,
 		 double bv)
 {
@@ -378,6 +478,27 @@ out:
 	return rc;
 }
 
+/* The CPU a request of the runs between c[0], c[1] (nginx's) and c[2]
+ * (the exchange's, in disclosures that arrived). */
+static void cpu_lines(const struct opts *o, const struct cpu *c, long in, long k,
+		      const char *sfx)
+{
+	char name[2][64];
+	double us = 1e6 / (double)in, ng = 1e6 / (double)o->count;
+	double nodes = (c[2].sender - c[1].sender) + (c[2].receiver - c[1].receiver);
+
+	snprintf(name[0], sizeof name[0], "exchange_cpu%s", sfx);
+	snprintf(name[1], sizeof name[1], "nginx_mtls_post_cpu%s", sfx);
+	line(name[0], nodes * us, "us/disclosure", name[1], (c[1].nginx - c[0].nginx) * ng);
+	fprintf(stderr, "bench_exchange: CPU a request, %ld at a time: sender %.0f us (its "
+		"loop %.0f), receiver %.0f, this client %.0f; nginx %.0f, this client "
+		"toward it %.0f (clock ticks of 1/%ld s)\n", k,
+		(c[2].sender - c[1].sender) * us, (c[2].loop - c[1].loop) * us,
+		(c[2].receiver - c[1].receiver) * us, (c[2].client - c[1].client) * us,
+		(c[1].nginx - c[0].nginx) * ng, (c[1].client - c[0].client) * ng,
+		sysconf(_SC_CLK_TCK));
+}
+
 /* nginx's rate, then the end-to-end rate and the sender's acceptance rate,
  * k requests at a time; sfx ends the names ("" or "_c256"). */
 static int measure_rate(const struct opts *o, const struct target *ac,
@@ -390,6 +511,7 @@ static int measure_rate(const struct opts *o, const struct target *ac,
 	accord_error e = { 0 };
 	double t0, secs, nsecs, t_in;
 	long ok, before, in;
+	struct cpu c[3];
 	int rc = -1;
 
 	if (store_open(o->receiver_data, &so, &st, &e) != 0 ||
@@ -398,14 +520,17 @@ static int measure_rate(const struct opts *o, const struct target *ac,
 		goto out;
 	}
 	before = inbox_items(st, dbi);
+	cpu_now(o, &c[0]);
 	if (before < 0 || load(ng, o->count, k, &ok, &nsecs) != 0)
 		goto out;
+	cpu_now(o, &c[1]);
 	t0 = now();
 	if (load(ac, o->count, k, &ok, &secs) != 0)
 		goto out;
 	in = wait_inbox(o, st, dbi, before + ok, t0, &t_in) - before;
 	if (in <= 0)
 		goto out;
+	cpu_now(o, &c[2]);
 	snprintf(name[0], sizeof name[0], "exchange%s", sfx);
 	snprintf(name[1], sizeof name[1], "exchange_accepted%s", sfx);
 	snprintf(name[2], sizeof name[2], "nginx_mtls_post%s", sfx);
@@ -420,6 +545,8 @@ static int measure_rate(const struct opts *o, const struct target *ac,
 		api_number(o, o->sender, "/v1/status", "outbox", "delivered"),
 		api_number(o, o->sender, "/v1/status", "outbox", "pending"),
 		api_number(o, o->sender, "/v1/status", "outbox", "paused"));
+	if (o->sender_pid && o->receiver_pid && o->nginx_pid)
+		cpu_lines(o, c, in, k, sfx);
 	rc = 0;
 out:
 	store_close(st);
@@ -432,7 +559,7 @@ static void usage(void)
 		"       --body FILE "
 		"--nginx URL --cert PEM --key PEM --pin sha256//B64 --cainfo PEM\n"
 		"       [--count N] [--concurrency K] [--wide K2] [--latency N]\n"
-		"       [--deadline SECONDS]\n"
+		"       [--deadline SECONDS] [--pids SENDER,RECEIVER,NGINX_MASTER]\n"
 		"Run by tests/bench/exchange.sh, which starts the nodes and nginx.\n");
 }
 
@@ -445,7 +572,8 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ "cert", 1, NULL, 'c' }, { "key", 1, NULL, 'k' }, { "pin", 1, NULL, 'p' },
 		{ "cainfo", 1, NULL, 'a' }, { "count", 1, NULL, 'N' },
 		{ "concurrency", 1, NULL, 'K' }, { "latency", 1, NULL, 'L' },
-		{ "deadline", 1, NULL, 'D' }, { "wide", 1, NULL, 'W' }, { NULL, 0, NULL, 0 },
+		{ "deadline", 1, NULL, 'D' }, { "wide", 1, NULL, 'W' }, { "pids", 1, NULL, 'P' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
@@ -465,6 +593,11 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'L': o->latency = strtol(optarg, NULL, 10); break;
 		case 'D': o->deadline = strtod(optarg, NULL); break;
 		case 'W': o->wide = strtol(optarg, NULL, 10); break;
+		case 'P':
+			if (sscanf(optarg, "%ld,%ld,%ld", &o->sender_pid, &o->receiver_pid,
+				   &o->nginx_pid) != 3)
+				return -1;
+			break;
 		default: return -1;
 		}
 	}

@@ -101,4 +101,5 @@ timeout 150 "$prog" --sender "$T/police/run/accord.sock" \
 	--cainfo "$T/council/keys/tls.crt" --count "${EXCHANGE_COUNT:-20000}" \
 	--concurrency "${EXCHANGE_CONCURRENCY:-64}" --wide "${EXCHANGE_WIDE:-256}" \
 	--latency "${EXCHANGE_LATENCY:-500}" \
-	--deadline "${EXCHANGE_DEADLINE:-60}" || fail "bench_exchange failed"
+	--deadline "${EXCHANGE_DEADLINE:-60}" \
+	--pids "$PID_police,$PID_council,$NGINX_PID" || fail "bench_exchange failed"
