@@ -123,29 +123,24 @@ static int put_key(MDB_txn *txn, MDB_dbi db, const uint8_t key[KEY_LEN])
 }
 
 /* Take out every index key whose run starts in [from, to); the pairs
- * taken are appended to *out (grown as needed). */
+ * taken are appended to *out (grown as needed). One seek, then each key
+ * deleted where the cursor stands (MDB_NEXT after a delete reads the key
+ * that took its place). */
 static int take_range(MDB_txn *txn, MDB_dbi db, uint64_t from, uint64_t to,
 		      struct audit_subject_put **out, size_t *n, size_t *cap)
 {
 	MDB_cursor *c;
 	uint8_t at[8];
+	MDB_val k = { sizeof at, at }, v;
 	int rc = mdb_cursor_open(txn, db, &c);
 
 	if (rc != 0)
 		return rc;
 	audit_be64(from, at);
-	for (;;) {
-		MDB_val k = { sizeof at, at }, v;
-		const uint8_t *key;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		const uint8_t *key = k.mv_data;
 
-		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-		if (rc == MDB_NOTFOUND) {
-			rc = 0;
-			break;
-		}
-		if (rc != 0)
-			break;
-		key = k.mv_data;
 		if (k.mv_size != KEY_LEN) {
 			rc = MDB_CORRUPTED;
 			break;
@@ -159,6 +154,41 @@ static int take_range(MDB_txn *txn, MDB_dbi db, uint64_t from, uint64_t to,
 			break;
 	}
 	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int by_bytes(const void *x, const void *y)
+{
+	return memcmp(x, y, KEY_LEN);
+}
+
+/* Put n keys (KEY_LEN bytes each, ascending, none twice) into db. When
+ * the first comes after every key there, as a merged run's do, they go in
+ * by MDB_APPEND, with no search from the root for each; else one at a
+ * time. */
+static int put_sorted(MDB_txn *txn, MDB_dbi db, const uint8_t *keys, size_t n)
+{
+	MDB_cursor *c;
+	MDB_val k, v = { 0, NULL };
+	unsigned flags = MDB_APPEND;
+	int rc;
+
+	if (n == 0)
+		return 0;
+	rc = mdb_cursor_open(txn, db, &c);
+	if (rc != 0)
+		return rc;
+	rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+	if (rc == 0 && (k.mv_size != KEY_LEN || memcmp(k.mv_data, keys, KEY_LEN) >= 0))
+		flags = 0;
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		k = (MDB_val){ KEY_LEN, (void *)(keys + i * KEY_LEN) };
+		v = (MDB_val){ 0, NULL };
+		rc = mdb_cursor_put(c, &k, &v, flags);
+	}
+	mdb_cursor_close(c);
 	return rc;
 }
 
@@ -167,36 +197,47 @@ static int take_range(MDB_txn *txn, MDB_dbi db, uint64_t from, uint64_t to,
 static int merge(MDB_txn *txn, MDB_dbi db, uint64_t start, unsigned level)
 {
 	struct audit_subject_put *all = NULL;
+	uint8_t *keys = NULL;
 	size_t n = 0, cap = 0;
-	uint8_t key[KEY_LEN];
 	int rc = take_range(txn, db, start, start + RUN_SIZE(level), &all, &n, &cap);
 
-	if (rc == 0)
+	if (rc == 0 && n > 0) {
 		qsort(all, n, sizeof *all, by_subject);
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		run_key(start, level, all[i].subject, all[i].seq, key);
-		rc = put_key(txn, db, key);
+		keys = reallocarray(NULL, n, KEY_LEN);
+		rc = keys ? 0 : ENOMEM;
 	}
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		run_key(start, level, all[i].subject, all[i].seq, keys + i * KEY_LEN);
+	if (rc == 0)
+		rc = put_sorted(txn, db, keys, n);
+	free(keys);
 	free(all);
 	return rc;
 }
 
+/* A level-0 block at a time (p is in that order, audit_subject_sort): its
+ * pairs, then the merges its end completes, smallest level first (a
+ * level's merge finds only complete runs of the level below). No key of a
+ * later block is there yet, so a merged run's keys are the index's last
+ * and go in by MDB_APPEND. */
 int audit_subject_index(audit *a, MDB_txn *txn, const struct audit_subject_put *p,
 			size_t n, uint64_t from, uint64_t to)
 {
 	uint8_t key[KEY_LEN];
+	size_t i = 0;
 	int rc = 0;
 
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		run_key(p[i].seq - p[i].seq % RUN_SIZE(0), 0, p[i].subject, p[i].seq, key);
-		rc = put_key(txn, a->db.subject_runs, key);
-	}
-	/* Blocks the log completed, smallest first: a level's merge finds
-	 * only complete runs of the level below. */
-	for (unsigned l = 1; rc == 0 && l < RUN_LEVELS; l++)
-		for (uint64_t end = (from / RUN_SIZE(l) + 1) * RUN_SIZE(l);
-		     rc == 0 && end <= to; end += RUN_SIZE(l))
+	for (uint64_t b = from - from % RUN_SIZE(0); rc == 0 && b < to; b += RUN_SIZE(0)) {
+		uint64_t end = b + RUN_SIZE(0);
+
+		for (; rc == 0 && i < n && p[i].seq < end; i++) {
+			run_key(b, 0, p[i].subject, p[i].seq, key);
+			rc = put_key(txn, a->db.subject_runs, key);
+		}
+		for (unsigned l = 1; rc == 0 && l < RUN_LEVELS && end <= to &&
+				     end % RUN_SIZE(l) == 0; l++)
 			rc = merge(txn, a->db.subject_runs, end - RUN_SIZE(l), l);
+	}
 	return rc;
 }
 
@@ -290,7 +331,7 @@ static int rebuild(MDB_txn *txn, void *ctx, accord_error *e)
 	struct audit_subject_put *all = NULL;
 	size_t n = 0, cap = 0;
 	uint64_t size;
-	uint8_t key[KEY_LEN];
+	uint8_t *keys = NULL;
 	MDB_cursor *c = NULL;
 	MDB_val k, v;
 	int rc = a->has_old_subject ? audit_size_in(a, txn, &size) : MDB_NOTFOUND;
@@ -317,14 +358,23 @@ static int rebuild(MDB_txn *txn, void *ctx, accord_error *e)
 	 * index instead of finding nobody in it. */
 	if (rc == 0)
 		rc = mdb_drop(txn, a->db.subject, 1);
+	/* In key order: the runs fill their pages one after another. */
+	if (rc == 0 && n > 0) {
+		keys = reallocarray(NULL, n, KEY_LEN);
+		rc = keys ? 0 : ENOMEM;
+	}
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		uint64_t start;
 		unsigned level;
 
 		run_of(all[i].seq, size, &start, &level);
-		run_key(start, level, all[i].subject, all[i].seq, key);
-		rc = put_key(txn, a->db.subject_runs, key);
+		run_key(start, level, all[i].subject, all[i].seq, keys + i * KEY_LEN);
 	}
+	if (rc == 0 && n > 0) {
+		qsort(keys, n, KEY_LEN, by_bytes);
+		rc = put_sorted(txn, a->db.subject_runs, keys, n);
+	}
+	free(keys);
 	free(all);
 	return rc ? store_fail(e, rc, "moving the subject index into runs") : 0;
 }
