@@ -122,39 +122,116 @@ static int put_key(MDB_txn *txn, MDB_dbi db, const uint8_t key[KEY_LEN])
 	return mdb_put(txn, db, &k, &v, 0);
 }
 
+/* Reverse the n elements of size bytes at p. */
+static void reverse(void *p, size_t n, size_t size)
+{
+	uint8_t *a = p, t[64];
+
+	for (size_t i = 0; i < n / 2; i++) {
+		memcpy(t, a + i * size, size);
+		memcpy(a + i * size, a + (n - 1 - i) * size, size);
+		memcpy(a + (n - 1 - i) * size, t, size);
+	}
+}
+
+/* Where each run begins in an array of pairs. */
+struct run_starts {
+	size_t *at, n, cap;
+};
+
 /* Take out every index key whose run starts in [from, to); the pairs
- * taken are appended to *out (grown as needed). One seek, then each key
- * deleted where the cursor stands (MDB_NEXT after a delete reads the key
- * that took its place). */
+ * taken are appended to *out (grown as needed), in key order. With rs,
+ * where each run begins among them is appended to rs. The range
+ * is walked from its end, deleting as the cursor goes: a key deleted at
+ * the end of its page moves no other, where one at the start would shift
+ * every key after it. */
 static int take_range(MDB_txn *txn, MDB_dbi db, uint64_t from, uint64_t to,
-		      struct audit_subject_put **out, size_t *n, size_t *cap)
+		      struct audit_subject_put **out, size_t *n, size_t *cap,
+		      struct run_starts *rs)
 {
 	MDB_cursor *c;
-	uint8_t at[8];
-	MDB_val k = { sizeof at, at }, v;
+	uint8_t end[8], run[9] = { 0 };
+	MDB_val k = { sizeof end, end }, v;
+	size_t first = *n, first_at = rs ? rs->n : 0;
 	int rc = mdb_cursor_open(txn, db, &c);
 
 	if (rc != 0)
 		return rc;
-	audit_be64(from, at);
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
-	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+	audit_be64(to, end);
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	if (rc == 0 || rc == MDB_NOTFOUND)
+		rc = mdb_cursor_get(c, &k, &v, rc == MDB_NOTFOUND ? MDB_LAST : MDB_PREV);
+	for (; rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_PREV)) {
 		const uint8_t *key = k.mv_data;
 
 		if (k.mv_size != KEY_LEN) {
 			rc = MDB_CORRUPTED;
 			break;
 		}
-		if (audit_get_be64(key) >= to)
+		if (audit_get_be64(key) < from || audit_get_be64(key) >= to)
 			break;
-		rc = push_pair(out, n, cap, key + 9, audit_get_be64(key + PREFIX_LEN));
+		if (rs && (rs->n == first_at || memcmp(run, key, sizeof run) != 0)) {
+			memcpy(run, key, sizeof run);
+			rc = reserve(&rs->at, &rs->cap, rs->n, sizeof *rs->at, 32);
+			if (rc == 0)
+				rs->at[rs->n++] = *n - first;
+		}
+		if (rc == 0)
+			rc = push_pair(out, n, cap, key + 9, audit_get_be64(key + PREFIX_LEN));
 		if (rc == 0)
 			rc = mdb_cursor_del(c, 0);
 		if (rc != 0)
 			break;
 	}
 	mdb_cursor_close(c);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return rc;
+	/* Taken from the end: put in key order. Of the m taken, a run taken
+	 * from i up to the next run's j begins at m - j once turned round. */
+	reverse(*out + first, *n - first, sizeof **out);
+	if (rs && rs->n > first_at) {
+		size_t m = *n - first;
+
+		for (size_t i = first_at; i + 1 < rs->n; i++)
+			rs->at[i] = m - rs->at[i + 1];
+		rs->at[rs->n - 1] = 0;
+		reverse(rs->at + first_at, rs->n - first_at, sizeof *rs->at);
+	}
+	return 0;
+}
+
+/*
+ * The r runs in p, each in by_subject order (run i from at[i] to at[i + 1];
+ * at[r] is the count), merged into one: neighbours two by two, pass by
+ * pass, between p and tmp, so about n log2(r) comparisons where a sort of
+ * the whole takes n log2(n). Returns whichever of p and tmp holds it.
+ */
+static struct audit_subject_put *merge_runs(struct audit_subject_put *p,
+					    struct audit_subject_put *tmp, size_t *at, size_t r)
+{
+	while (r > 1) {
+		size_t k = 0;
+		struct audit_subject_put *swap;
+
+		for (size_t i = 0; i < r; i += 2) {
+			size_t x = at[i], mid = at[i + 1], end = i + 1 < r ? at[i + 2] : mid;
+			size_t y = mid, o = x;
+
+			while (x < mid && y < end)
+				tmp[o++] = by_subject(&p[x], &p[y]) <= 0 ? p[x++] : p[y++];
+			while (x < mid)
+				tmp[o++] = p[x++];
+			while (y < end)
+				tmp[o++] = p[y++];
+			at[k++] = at[i];
+		}
+		at[k] = at[r];
+		r = k;
+		swap = p;
+		p = tmp;
+		tmp = swap;
+	}
+	return p;
 }
 
 static int by_bytes(const void *x, const void *y)
@@ -196,21 +273,29 @@ static int put_sorted(MDB_txn *txn, MDB_dbi db, const uint8_t *keys, size_t n)
  * that level. */
 static int merge(MDB_txn *txn, MDB_dbi db, uint64_t start, unsigned level)
 {
-	struct audit_subject_put *all = NULL;
+	struct audit_subject_put *all = NULL, *tmp = NULL, *sorted;
+	struct run_starts rs = { 0 };
 	uint8_t *keys = NULL;
 	size_t n = 0, cap = 0;
-	int rc = take_range(txn, db, start, start + RUN_SIZE(level), &all, &n, &cap);
+	int rc = take_range(txn, db, start, start + RUN_SIZE(level), &all, &n, &cap, &rs);
 
-	if (rc == 0 && n > 0) {
-		qsort(all, n, sizeof *all, by_subject);
-		keys = reallocarray(NULL, n, KEY_LEN);
-		rc = keys ? 0 : ENOMEM;
+	if (rc != 0 || n == 0)
+		goto out;
+	tmp = reallocarray(NULL, n, sizeof *tmp);
+	keys = reallocarray(NULL, n, KEY_LEN);
+	if (!tmp || !keys || reserve(&rs.at, &rs.cap, rs.n, sizeof *rs.at, 32) != 0) {
+		rc = ENOMEM;
+		goto out;
 	}
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		run_key(start, level, all[i].subject, all[i].seq, keys + i * KEY_LEN);
-	if (rc == 0)
-		rc = put_sorted(txn, db, keys, n);
+	rs.at[rs.n] = n;
+	sorted = merge_runs(all, tmp, rs.at, rs.n);
+	for (size_t i = 0; i < n; i++)
+		run_key(start, level, sorted[i].subject, sorted[i].seq, keys + i * KEY_LEN);
+	rc = put_sorted(txn, db, keys, n);
+out:
 	free(keys);
+	free(tmp);
+	free(rs.at);
 	free(all);
 	return rc;
 }
@@ -337,7 +422,7 @@ static int rebuild(MDB_txn *txn, void *ctx, accord_error *e)
 	int rc = a->has_old_subject ? audit_size_in(a, txn, &size) : MDB_NOTFOUND;
 
 	if (rc == 0)
-		rc = take_range(txn, a->db.subject_runs, 0, UINT64_MAX, &all, &n, &cap);
+		rc = take_range(txn, a->db.subject_runs, 0, UINT64_MAX, &all, &n, &cap, NULL);
 	if (rc == 0)
 		rc = mdb_cursor_open(txn, a->db.subject, &c);
 	for (rc = rc ? rc : mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;

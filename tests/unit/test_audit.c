@@ -317,6 +317,63 @@ static void test_subject_runs(void **state)
 	th_log_close(&l);
 }
 
+/* Subjects scattered over the blocks: 1,009 of them, entry i about
+ * (i * 617) mod 1,009, so each 256-entry block holds a different set and
+ * each run's first pseudonym is not the merged run's. Every subject's
+ * entries come back exactly, past merges of both levels. */
+#define SCATTER 1009
+
+static uint16_t scattered(uint64_t i)
+{
+	return (uint16_t)(i * 617 % SCATTER);
+}
+
+static void test_subject_runs_scattered(void **state)
+{
+	static const size_t batches[] = { 1, 99, 256, 1000, 2999 };
+	const uint64_t size = 70000;
+	struct th_log l;
+	size_t *want_n = calloc(SCATTER, sizeof *want_n), k = 0;
+
+	assert_non_null(want_n);
+	th_log_open(&l, NULL);
+	for (uint64_t from = 0; from < size; k++) {
+		uint64_t to = from + batches[k % 5] < size ? from + batches[k % 5] : size;
+		audit_batch *b;
+
+		assert_int_equal(audit_batch_begin(l.a, &b, NULL), 0);
+		for (; from < to; from++) {
+			audit_entry en;
+
+			th_entry(from, &en, 0);
+			en.has_subject = from % 13 != 0;
+			en.subject[0] = (uint8_t)(scattered(from) >> 8);
+			en.subject[1] = (uint8_t)scattered(from);
+			want_n[scattered(from)] += en.has_subject;
+			assert_int_equal(audit_batch_append(b, &en, NULL, NULL), 0);
+		}
+		assert_int_equal(audit_batch_commit(b, NULL, NULL, NULL), 0);
+	}
+	for (unsigned s = 0; s < SCATTER; s++) {
+		uint8_t p[AUDIT_HASH_LEN] = { (uint8_t)(s >> 8), (uint8_t)s };
+		uint64_t *seqs, last = 0;
+		size_t n;
+
+		assert_int_equal(audit_subject_entries(l.a, p, &seqs, &n, NULL), 0);
+		if (n != want_n[s])
+			fail_msg("subject %u: %zu entries, want %zu", s, n, want_n[s]);
+		for (size_t j = 0; j < n; j++) {
+			if (scattered(seqs[j]) != s || seqs[j] % 13 == 0 || (j && seqs[j] <= last))
+				fail_msg("subject %u: entry %llu is not its, or out of order", s,
+					 (unsigned long long)seqs[j]);
+			last = seqs[j];
+		}
+		free(seqs);
+	}
+	free(want_n);
+	th_log_close(&l);
+}
+
 /* A store from before the runs: its index in "audit_subject" (pseudonym ->
  * sequences) is read as it is by a read-only open, and moved into the runs
  * by the first writable one, which deletes it; then the log grows as any
@@ -821,6 +878,7 @@ int main(void)
 		cmocka_unit_test(test_filters),
 		cmocka_unit_test(test_subject),
 		cmocka_unit_test(test_subject_runs),
+		cmocka_unit_test(test_subject_runs_scattered),
 		cmocka_unit_test(test_subject_upgrade),
 		cmocka_unit_test(test_checkpoint),
 		cmocka_unit_test(test_note_malformed),
