@@ -31,6 +31,11 @@ ACCORD_CFLAGS := -std=c11 -D_GNU_SOURCE -pthread $(OPT) $(WARN) $(if $(WERROR),-
            -Iinclude -I$(BUILD)/gen $(PKG_CFLAGS) -MMD -MP
 # audit_verify shares the leaf hashes with a second thread.
 ACCORD_LDFLAGS := -pthread
+# accordd allocates with mimalloc (Debian's libmimalloc, linked first so
+# that its malloc serves every library): glibc's malloc took a seventh of
+# the event loop's time, and the loop's CPU a disclosure fell by 15%. Not
+# under the sanitizers, which bring their own allocator.
+ALLOC_LIBS ?= $(if $(SAN),,-lmimalloc)
 ifneq ($(SAN),)
 ACCORD_CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all \
            -fno-omit-frame-pointer
@@ -41,7 +46,7 @@ endif
 # developer targets (fuzz, lint, valgrind) need besides.
 DEB_PKGS := build-essential pkg-config libssl-dev openssl curl python3 libcurl4-openssl-dev \
             libprotobuf-c-dev protobuf-c-compiler liblmdb-dev lmdb-utils \
-            libcmocka-dev libevent-dev libyaml-dev libjansson-dev
+            libcmocka-dev libevent-dev libyaml-dev libjansson-dev libmimalloc-dev
 DEB_DEV_PKGS := clang libclang-rt-14-dev valgrind cppcheck clang-tidy
 
 PROTOS  := $(wildcard proto/*.proto)
@@ -112,7 +117,7 @@ $(BIN)/accord: $(TOOL_OBJ) $(LIB)
 
 $(BIN)/accordd: $(BUILD)/node/accordd.o $(LIB)
 	@mkdir -p $(BIN)
-	$(CC) $(ACCORD_LDFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
+	$(CC) $(ACCORD_LDFLAGS) $(LDFLAGS) -o $@ $< $(ALLOC_LIBS) $(LIB) $(PKG_LIBS)
 
 # --- tests ------------------------------------------------------------------
 
@@ -147,7 +152,7 @@ check: deps
 tsan: deps
 	@TSAN_OPTIONS="halt_on_error=1 exitcode=66" $(MAKE) --no-print-directory \
 	  BUILD=build/tsan BIN=build/tsan/bin OPT="-O1 -g" CFLAGS="-fsanitize=thread" \
-	  LDFLAGS="-fsanitize=thread" test
+	  LDFLAGS="-fsanitize=thread" ALLOC_LIBS= test
 
 # The unit tests under valgrind's memcheck: no errors, no leaks.
 VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full \
