@@ -125,12 +125,17 @@ static int put_key(MDB_txn *txn, MDB_dbi db, const uint8_t key[KEY_LEN])
 /* Reverse the n elements of size bytes at p. */
 static void reverse(void *p, size_t n, size_t size)
 {
-	uint8_t *a = p, t[64];
+	uint8_t *a = p;
 
 	for (size_t i = 0; i < n / 2; i++) {
-		memcpy(t, a + i * size, size);
-		memcpy(a + i * size, a + (n - 1 - i) * size, size);
-		memcpy(a + (n - 1 - i) * size, t, size);
+		uint8_t *x = a + i * size, *y = a + (n - 1 - i) * size;
+
+		for (size_t b = 0; b < size; b++) {
+			uint8_t t = x[b];
+
+			x[b] = y[b];
+			y[b] = t;
+		}
 	}
 }
 
