@@ -18,7 +18,7 @@ BIN     ?= bin
 SAN     ?=
 WERROR  ?=
 
-PKGS    := libssl libcrypto libprotobuf-c yaml-0.1 libcurl jansson lmdb libevent \
+PKGS    := libssl libcrypto libprotobuf-c yaml-0.1 libcurl jansson libcjson lmdb libevent \
            libevent_openssl
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
@@ -46,7 +46,7 @@ endif
 # developer targets (fuzz, lint, valgrind) need besides.
 DEB_PKGS := build-essential pkg-config libssl-dev openssl curl python3 libcurl4-openssl-dev \
             libprotobuf-c-dev protobuf-c-compiler liblmdb-dev lmdb-utils \
-            libcmocka-dev libevent-dev libyaml-dev libjansson-dev libmimalloc-dev
+            libcmocka-dev libevent-dev libyaml-dev libjansson-dev libcjson-dev libmimalloc-dev
 DEB_DEV_PKGS := clang libclang-rt-14-dev valgrind cppcheck clang-tidy
 
 PROTOS  := $(wildcard proto/*.proto)

@@ -248,13 +248,13 @@ void node_delivery_close(struct delivery *d);
 /* The local API's submit request, parsed (node_send.c). */
 struct node_submit_req {
 	const char *to, *purpose, *type, *actor;
-	json_t *record;               /* borrowed from the request */
+	const cJSON *record;          /* borrowed from the request */
 };
 
 /* Check the request's keys, their types, and the lengths of the ids and the
  * actor (no longer than an id, or than an audit entry keeps); a sentence
  * in e when wrong. */
-int node_submit_parse(json_t *req, struct node_submit_req *s, accord_error *e)
+int node_submit_parse(const cJSON *req, struct node_submit_req *s, accord_error *e)
 	ACCORD_MUST_CHECK;
 
 /* The outbox: schedule deliveries (node_send.c). */

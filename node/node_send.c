@@ -11,6 +11,8 @@
 #include <event2/event.h>
 #include <openssl/crypto.h>
 
+#include <cJSON.h>
+
 #include "accord/receipt.h"
 #include "accord/witness.h"
 #include "node_case.h"
@@ -40,47 +42,47 @@ static void reply_error(node_reply_fn fn, void *arg, int status, const char *fmt
 
 /* ---- submit ---------------------------------------------------------------- */
 
-int node_submit_parse(json_t *req, struct node_submit_req *s, accord_error *e)
+int node_submit_parse(const cJSON *req, struct node_submit_req *s, accord_error *e)
 {
-	const char *keys[] = { "to", "purpose", "record_type" };
-	const char **vals[] = { &s->to, &s->purpose, &s->type };
-	const char *k;
-	json_t *v;
+	static const char *const known[] = { "to", "purpose", "record_type", "actor", "record" };
+	const cJSON *v[5] = { NULL };
+	const char **ids[] = { &s->to, &s->purpose, &s->type };
+	const cJSON *m;
 
-	if (!json_is_object(req))
+	if (!cJSON_IsObject(req))
 		return accord_fail(e, ACCORD_EINVAL, "the body must be a JSON object");
-	static const char *const known[] = { "to", "purpose", "record_type", "record", "actor" };
-
-	json_object_foreach(req, k, v) {
+	cJSON_ArrayForEach(m, req) {
 		size_t i = 0;
 
-		while (i < sizeof known / sizeof known[0] && strcmp(k, known[i]) != 0)
+		while (i < 5 && strcmp(m->string, known[i]) != 0)
 			i++;
-		if (i == sizeof known / sizeof known[0])
+		if (i == 5)
 			return accord_fail(e, ACCORD_EINVAL, "$.%s: unknown key (known: to, "
-					   "purpose, record_type, record, actor)", k);
+					   "purpose, record_type, record, actor)", m->string);
+		if (v[i])
+			return accord_fail(e, ACCORD_EINVAL, "$.%s: the key is given twice",
+					   m->string);
+		v[i] = m;
 	}
 	for (size_t i = 0; i < 3; i++) {
-		v = json_object_get(req, keys[i]);
-		if (!json_is_string(v))
-			return accord_fail(e, ACCORD_EINVAL, "$.%s: %s", keys[i],
-					   v ? "expected a string" : "missing");
+		if (!v[i] || !cJSON_IsString(v[i]))
+			return accord_fail(e, ACCORD_EINVAL, "$.%s: %s", known[i],
+					   v[i] ? "expected a string" : "missing");
 		/* Longer than any id, it would match none, and a refusal
 		 * naming it could not be audited. */
-		if (json_string_length(v) > PROTOCOL_MAX_ID)
+		if (strlen(v[i]->valuestring) > PROTOCOL_MAX_ID)
 			return accord_fail(e, ACCORD_EINVAL, "$.%s: longer than an id of the "
-					   "protocol (%d bytes at most)", keys[i], PROTOCOL_MAX_ID);
-		*vals[i] = json_string_value(v);
+					   "protocol (%d bytes at most)", known[i], PROTOCOL_MAX_ID);
+		*ids[i] = v[i]->valuestring;
 	}
-	v = json_object_get(req, "actor");
-	if (v && !json_is_string(v) && !json_is_null(v))
+	if (v[3] && !cJSON_IsString(v[3]) && !cJSON_IsNull(v[3]))
 		return accord_fail(e, ACCORD_EINVAL, "$.actor: expected a string");
-	if (json_string_length(v) > AUDIT_TEXT_MAX)
+	if (cJSON_IsString(v[3]) && strlen(v[3]->valuestring) > AUDIT_TEXT_MAX)
 		return accord_fail(e, ACCORD_EINVAL, "$.actor: longer than the audit keeps "
 				   "(%d bytes at most)", AUDIT_TEXT_MAX);
-	s->actor = json_is_string(v) ? json_string_value(v) : "local-api";
-	s->record = json_object_get(req, "record");
-	if (!json_is_object(s->record))
+	s->actor = cJSON_IsString(v[3]) ? v[3]->valuestring : "local-api";
+	s->record = v[4];
+	if (!cJSON_IsObject(s->record))
 		return accord_fail(e, ACCORD_EINVAL, "$.record: %s",
 				   s->record ? "expected an object" : "missing");
 	return 0;
@@ -345,8 +347,7 @@ fail:
 
 void node_submit(node *n, const char *body, size_t len, node_reply_fn fn, void *arg)
 {
-	json_error_t je;
-	json_t *req = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+	cJSON *req = NULL;
 	struct node_submit_req s = { 0 };
 	accord_error e = { 0 };
 	ProtobufCMessage *rec = NULL, *consent = NULL;
@@ -354,9 +355,11 @@ void node_submit(node *n, const char *body, size_t len, node_reply_fn fn, void *
 	state_case_item *c = NULL;
 	policy_decision dec;
 
-	if (!req) {
-		reply_error(fn, arg, 422, "the body is not JSON: line %d, column %d: %s",
-			    je.line, je.column, je.text);
+	if (record_json_parse(body, len, &req, &e) != 0) {
+		if (e.code == ACCORD_ENOMEM)
+			reply_error(fn, arg, 503, "out of memory");
+		else
+			reply_error(fn, arg, 422, "the body is %s", e.msg);
 		return;
 	}
 	if (node_submit_parse(req, &s, &e) != 0) {
@@ -409,5 +412,5 @@ out:
 	record_free(consent);
 	state_free(c);
 	record_free(rec);
-	json_decref(req);
+	cJSON_Delete(req);
 }

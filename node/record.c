@@ -281,11 +281,7 @@ void rec_path_pop(rec_path *p, size_t old)
 	p->buf[old] = '\0';
 }
 
-/* The length (1 to 4) of the UTF-8 character at s (n > 0 bytes left), and
- * its code point in *cp; or 0 when none starts there: NUL, a stray
- * continuation byte, an overlong form, a surrogate, a value past U+10FFFF
- * or a sequence cut short. */
-static size_t utf8_char(const char *s, size_t n, uint32_t *cp)
+size_t rec_utf8_char(const char *s, size_t n, uint32_t *cp)
 {
 	unsigned char c = (unsigned char)s[0];
 	size_t k;
@@ -323,7 +319,7 @@ bool record_utf8_ok(const char *s, size_t n)
 	uint32_t cp;
 
 	for (size_t i = 0, k; i < n; i += k)
-		if ((k = utf8_char(s + i, n - i, &cp)) == 0)
+		if ((k = rec_utf8_char(s + i, n - i, &cp)) == 0)
 			return false;
 	return true;
 }
@@ -354,7 +350,7 @@ static size_t escape_one(const char *s, size_t n, enum escape_mode mode, char es
 	uint32_t cp;
 	bool stray;
 
-	*k = utf8_char(s, n, &cp);
+	*k = rec_utf8_char(s, n, &cp);
 	stray = *k == 0;
 	if (stray) {
 		*k = 1;

@@ -45,6 +45,12 @@ size_t rec_path_push(rec_path *p, const char *sep, const char *name);
 size_t rec_path_push_index(rec_path *p, size_t i);
 void rec_path_pop(rec_path *p, size_t old);
 
+/* The length (1 to 4) of the UTF-8 character at s (n > 0 bytes left), and
+ * its code point in *cp; or 0 when none starts there: NUL, a stray
+ * continuation byte, an overlong form, a surrogate, a value past U+10FFFF
+ * or a sequence cut short. */
+size_t rec_utf8_char(const char *s, size_t n, uint32_t *cp);
+
 /* "a, b, c" of d's field names into out, cut short if it does not fit. */
 void rec_field_names(const ProtobufCMessageDescriptor *d, char *out, size_t size);
 

@@ -214,26 +214,35 @@ int record_exact(const ProtobufCMessage *m, const void *buf, size_t len, const c
  * JSON. A record's JSON is one object whose keys are the field names of
  * the .proto. Strings are JSON strings; bytes are base64 strings; bools are
  * true/false; enums are their value names ("PRIORITY"), never numbers;
- * 32- and 64-bit integers are JSON integers (uint64 only up to 2^63-1, the
- * largest JSON integer jansson keeps exactly); float and double are JSON
- * numbers; a message is an object; a repeated field is an array. Fields at
- * their default (empty, zero, absent) are left out when writing. Reading
- * refuses, with a JSON path like $.subject.identifiers[1].value and what
- * was wrong: unknown keys, values of the wrong type, null, enum names the
+ * 32- and 64-bit integers are JSON integers (a number with no fraction:
+ * 7 or 7.0; 64-bit ones only up to 2^53 either way, the integers a JSON
+ * number keeps exactly); float and double are JSON numbers; a message is
+ * an object; a repeated field is an array. Fields at their default (empty,
+ * zero, absent) are left out when writing. Reading refuses, with a JSON
+ * path like $.subject.identifiers[1].value and what was wrong: unknown
+ * keys, a key given twice, values of the wrong type, null, enum names the
  * type does not define, numbers out of range, two members of one oneof,
  * more than RECORD_MAX_REPEATED elements, nesting deeper than
  * RECORD_JSON_MAX_DEPTH and text longer than RECORD_JSON_MAX_BYTES.
- * Errors: ACCORD_EPARSE (not JSON), ACCORD_EINVAL (not a d),
- * ACCORD_ETOOBIG, ACCORD_ENOMEM.
+ * Errors: ACCORD_EPARSE (not JSON, or a key twice), ACCORD_EINVAL (not a
+ * d), ACCORD_ETOOBIG, ACCORD_ENOMEM.
  *
- * record_from_json_text installs, once, a jansson allocator that wraps the
- * one in place (json_set_alloc_funcs) and notes failures: jansson's lexer
- * would otherwise drop a character it cannot store and carry on, and a
- * record must never change on its way in.
+ * Records are read with cJSON (json_t, jansson's, is for writing).
+ * record_json_parse reads a whole JSON text of len bytes, refusing what
+ * RFC 8259 refuses and cJSON alone would take (bytes that are not UTF-8,
+ * control characters, the escape \u0000) and anything after the value:
+ * 0 with a new tree in *out (cJSON_Delete it), or ACCORD_EPARSE with e
+ * saying where ("not valid JSON at line 3, column 14: ...") or
+ * ACCORD_ENOMEM. It installs, once, cJSON allocation hooks that note a
+ * failure (cJSON_InitHooks; they call malloc and free). cJSON keeps its
+ * last parse error in a global, so parse on one thread at a time.
  */
+typedef struct cJSON cJSON;
 typedef struct json_t json_t;
 
-int record_from_json(const ProtobufCMessageDescriptor *d, const json_t *j,
+int record_json_parse(const char *text, size_t len, cJSON **out, accord_error *e)
+	ACCORD_MUST_CHECK;
+int record_from_json(const ProtobufCMessageDescriptor *d, const cJSON *j,
 		     ProtobufCMessage **out, accord_error *e) ACCORD_MUST_CHECK;
 int record_from_json_text(const ProtobufCMessageDescriptor *d, const char *text,
 			  size_t len, ProtobufCMessage **out, accord_error *e)

@@ -140,6 +140,36 @@ ok "an actor longer than the audit keeps: 422" $?
 printf '{"x%s":1}' "$far" >"$T/key.json"
 run 0 local_post "$T/key.json" && has "HTTP 422" && has "{\"error\":\"\$.x$ee"
 ok "an unknown key cut inside a character: 422 with the reason" $?
+# What the JSON reader takes from no one: a key twice, an escaped NUL, a
+# raw control character in a string, bytes that are not UTF-8, more after
+# the value. Each is 422 with where and why, and nothing is audited.
+n0=$(entries)
+bad_body() { # FILE TEXT: local_post FILE answers 422 naming TEXT
+	run 0 local_post "$1" && has "HTTP 422" && has "$2"
+}
+printf '{"to":"police","to":"ngo","purpose":"case-coordination","record_type":"ReferralReply","record":{}}' >"$T/twice.json"
+bad_body "$T/twice.json" '"error":"$.to: the key is given twice"'
+ok "a key given twice in the request: 422" $?
+printf '{"to":"police","purpose":"case-coordination","record_type":"ReferralReply",\n"record":{"referral_id":"a","referral_id":"b"}}' >"$T/twice2.json"
+bad_body "$T/twice2.json" '$.record.referral_id: the key is given twice (a duplicate key)'
+ok "a key given twice in the record: 422" $?
+printf '{"to":"police","purpose":"case-coordination","record_type":"ReferralReply",\n "record":{"referral_id":"a\\u0000b"}}' >"$T/nul.json"
+bad_body "$T/nul.json" 'not valid JSON at line 2, column 28: \\u0000 (a NUL character)'
+ok "an escaped NUL in a string: 422 with line and column" $?
+printf '{"to":"police","purpose":"case-coordination","record_type":"ReferralReply","record":{"referral_id":"a\tb"}}' >"$T/tab.json"
+bad_body "$T/tab.json" 'a control character inside a string (escape it)'
+ok "a raw tab inside a string: 422" $?
+printf '{"to":"police\377","purpose":"case-coordination","record_type":"ReferralReply","record":{}}' >"$T/ff.json"
+bad_body "$T/ff.json" 'column 14: a byte that is not part of UTF-8 text'
+ok "a byte that is not UTF-8: 422" $?
+printf '{"to":"police","purpose":"case-coordination","record_type":"ReferralReply","record":{}} {}' >"$T/more.json"
+bad_body "$T/more.json" 'column 89: more after the value'
+ok "more after the value: 422" $?
+printf '{"to":"police","purpose":"case-coordination","record_type":"ReferralReply","record":{"referral_id":' >"$T/short.json"
+bad_body "$T/short.json" 'column 100: the text ends before the value does'
+ok "text cut short: 422" $?
+[ "$(entries)" = "$n0" ]
+ok "none of them reached the audit" $?
 
 # 4. UTF-8 that a terminal would act on: ESC and U+202E in a refused
 # envelope's purpose are audited as they came, and every view for people

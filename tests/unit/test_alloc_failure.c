@@ -397,8 +397,8 @@ static int op_from_json(void *arg)
 	int rc = record_from_json_text(record_type_find("Referral"), fx.text, fx.len, &out,
 				       NULL);
 
-	/* What parses must be the text exactly: jansson's lexer would drop a
-	 * character it cannot store, and record_from_json_text refuses that. */
+	/* What parses must be the text exactly: a parse that ran out of
+	 * memory anywhere is refused, never taken with a piece missing. */
 	if (rc == 0) {
 		countdown = -1;
 		th_assert_json(out, fx.text);

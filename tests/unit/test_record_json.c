@@ -107,6 +107,39 @@ static const struct bad_case bad_cases[] = {
 	  ACCORD_EPARSE, "not valid JSON" },
 	{ "json error: invalid UTF-8", "Referral", "{\"summary\":\"\xc3\x28\"}",
 	  ACCORD_EPARSE, "not valid JSON" },
+	{ "json error: a key twice, nested", "Referral",
+	  "{\"subject\":{\"given_name\":\"a\",\"birth_year\":1,\"given_name\":\"b\"}}",
+	  ACCORD_EPARSE, "$.subject.given_name: the key is given twice (a duplicate key)" },
+	{ "json error: a NUL in a key", "Referral", "{\"sum\\u0000mary\":\"a\"}",
+	  ACCORD_EPARSE, "column 6: \\u0000 (a NUL character)" },
+	{ "json error: a raw control character in a string", "Referral",
+	  "{\"summary\":\"a\tb\"}", ACCORD_EPARSE,
+	  "line 1, column 14: a control character inside a string (escape it)" },
+	{ "json error: a control character between tokens", "Referral",
+	  "{\"summary\":\x01\"a\"}", ACCORD_EPARSE, "line 1, column 12: a control character" },
+	{ "json error: a lone high surrogate", "Referral", "{\"summary\":\"\\ud800\"}",
+	  ACCORD_EPARSE, "not valid JSON at line 1" },
+	{ "json error: a lone low surrogate", "Referral", "{\"summary\":\"\\udc00x\"}",
+	  ACCORD_EPARSE, "not valid JSON at line 1" },
+	{ "json error: more after the value", "Referral", "{\"summary\":\"a\"}\n\n{}",
+	  ACCORD_EPARSE, "not valid JSON at line 3, column 1: more after the value" },
+	{ "json error: text cut short", "Referral", "{\n \"summary\": ", ACCORD_EPARSE,
+	  "not valid JSON at line 2, column 13: the text ends before the value does" },
+	{ "json error: a stray character, shown", "Referral", "{\"summary\":\"a\"]",
+	  ACCORD_EPARSE, "not valid JSON at line 1, column 15, at ']'" },
+	{ "json error: a leading zero", "Referral", "{\"subject\":{\"birth_year\":01}}",
+	  ACCORD_EPARSE, "column 26: a number JSON does not allow (a leading zero" },
+	{ "json error: no digit after a point", "Referral",
+	  "{\"subject\":{\"birth_year\":1990.}}", ACCORD_EPARSE,
+	  "column 26: a number JSON does not allow" },
+	{ "json error: no digit in an exponent", "Referral",
+	  "{\"subject\":{\"birth_year\":2e+}}", ACCORD_EPARSE,
+	  "column 26: a number JSON does not allow" },
+	{ "json error: a comma before a brace", "Referral", "{\"summary\":\"a\",}",
+	  ACCORD_EPARSE, "not valid JSON at line 1, column 16, at '}'" },
+	{ "json error: an integer too large for a double", "Referral",
+	  "{\"subject\":{\"birth_year\":1e400}}", ACCORD_EINVAL,
+	  "$.subject.birth_year: expected an integer, got a number" },
 	{ "json error: a field of the wrong record type", "CaseClosure",
 	  "{\"decision\":\"ACCEPTED\"}", ACCORD_EINVAL,
 	  "$.decision: CaseClosure has no field 'decision'" },
@@ -190,6 +223,29 @@ static void test_example_referral(void **state)
 	record_free(m);
 }
 
+/* Texts that say the same record in other ways read as the same record:
+ * white space anywhere between tokens, escapes for what could be written
+ * as it is, an integer written with a zero fraction, and a backslash
+ * escaped before "u0000", which is then text and no NUL. */
+static void test_same_record(void **state)
+{
+	static const char *const same[][2] = {
+		{ " {\r\n\t\"summary\" :\"\\u00e9\\ud83d\\ude00\\/\\n\"\t}\n\n",
+		  "{\"summary\":\"\u00e9\U0001F600/\\n\"}" },
+		{ "{\"subject\":{\"birth_year\":1990.0}}", "{\"subject\":{\"birth_year\":1990}}" },
+		{ "{\"subject\":{\"birth_year\":1.99e3}}", "{\"subject\":{\"birth_year\":1990}}" },
+		{ "{\"subject\":{\"birth_year\":-0}}", "{\"subject\":{}}" },
+		{ "{\"summary\":\"a\\\\u0000\"}", "{\"summary\":\"a\\\\u0000\"}" },
+	};
+
+	for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+		ProtobufCMessage *m = th_record("Referral", same[i][0]);
+
+		th_assert_json(m, same[i][1]);
+		record_free(m);
+	}
+}
+
 /* record_json_put_string: plain paths copied, the rest escaped, each read
  * back by jansson as the string written; text not UTF-8 refused. */
 static void test_put_string(void **state)
@@ -229,6 +285,7 @@ int main(void)
 	static const struct CMUnitTest fixed[] = {
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_example_referral),
+		cmocka_unit_test(test_same_record),
 		cmocka_unit_test(test_put_string),
 	};
 	static const th_table tables[] = {
