@@ -61,6 +61,7 @@ void node_op_free(struct op *op)
 	state_free(op->case_item);
 	json_decref(op->answer);
 	free(op->answer_text);
+	free(op->peer_note);
 	free(op->strings);
 	free(op->paths);
 	free(op);

@@ -51,8 +51,10 @@ struct op {
 	state_outbox_item *outbox;    /* owned */
 	state_inbox_item *inbox;      /* owned */
 	state_case_item *case_item;   /* owned, may be NULL */
-	json_t *answer;               /* owned: the reply body on success */
-	char *answer_text;            /* owned: or that body written out */
+	char *peer_note;              /* owned: a partner's checkpoint to hold from
+	                               * this commit on (a delivery's outcome) */
+	json_t *answer;               /* owned: a refusal's 403 body */
+	char *answer_text;            /* owned: a disclosure's 202 body, written out */
 	size_t answer_len;
 	int64_t acked_ms;             /* an acknowledgement's time, then the one kept */
 	int ack_status;               /* and its answer when not 200 */

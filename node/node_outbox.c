@@ -188,10 +188,8 @@ static int settle_put(node *n, MDB_txn *txn, struct op *op, accord_error *e)
 {
 	int rc = state_outbox_put(n->sb, txn, op->id, op->outbox, e);
 
-	/* op->answer holds the receiver's checkpoint to keep, if any. */
-	if (rc == 0 && json_is_string(op->answer))
-		rc = witness_put_txn(n->wit, txn, op->outbox->recipient,
-				     json_string_value(op->answer), e);
+	if (rc == 0 && op->peer_note)
+		rc = witness_put_txn(n->wit, txn, op->outbox->recipient, op->peer_note, e);
 	return rc;
 }
 
@@ -239,10 +237,10 @@ static void settle(node *n, struct flight *f, struct parcel *p, int event, int o
 	memcpy(op->entry.record_sha256, p->digest, CRYPTO_SHA256_LEN);
 	op->outbox = p->item;
 	p->item = NULL;
-	op->answer = note ? json_string(note) : NULL;
+	op->peer_note = note ? strdup(note) : NULL;
 	op->put = settle_put;
 	op->done = settle_done;
-	if (node_op_own_strings(op) != 0 || (note && !op->answer)) {
+	if (node_op_own_strings(op) != 0 || (note && !op->peer_note)) {
 		node_log(n, "out of memory recording a delivery's outcome");
 		busy_remove(n->busy, op->id);
 		node_op_free(op);
