@@ -151,13 +151,11 @@ static int put_all(MDB_txn *txn, void *ctx, accord_error *e)
 
 	for (struct op *op = p->cw->ops; rc == 0 && op; op = op->next)
 		rc = op->put ? op->put(p->n, txn, op, e) : 0;
-	/* The receipts answered after the last commit, with their items. */
+	/* The receipts answered after the last commit, beside their items. */
 	for (size_t i = 0; rc == 0 && i < p->cw->n_rcpt; i++) {
 		const struct kept_receipt *k = &p->cw->rcpt[i];
 
 		rc = state_inbox_set_receipt(p->n->sb, txn, k->id, k->bytes, k->len, e);
-		if (rc == ACCORD_ENOTFOUND)
-			rc = 0;
 	}
 	return rc;
 }

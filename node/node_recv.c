@@ -382,9 +382,10 @@ static bool answer_repeat(node *n, struct inbound *in, node_reply_fn fn, void *a
 {
 	const Accord__Envelope__Envelope *env = in->env;
 	state_inbox_item *it = NULL;
-	uint8_t *bytes = NULL;
-	size_t len;
+	uint8_t *bytes = NULL, *kept = NULL;
+	size_t len, kept_len;
 	accord_error e = { 0 };
+	int rc;
 
 	if (receiving(n, env->message_id.data)) {
 		answer(fn, arg, 503, "this message is being received; send it again for "
@@ -398,7 +399,8 @@ static bool answer_repeat(node *n, struct inbound *in, node_reply_fn fn, void *a
 		in->id_taken = true;   /* not a repeat: check() refuses the id */
 		return false;
 	}
-	if (!it->receipt.len) {
+	rc = state_inbox_receipt(n->sb, env->message_id.data, it, &kept, &kept_len, &e);
+	if (rc == ACCORD_ENOTFOUND) {
 		/* Received, but the node stopped before its receipt was kept:
 		 * a receipt now, with the log's current head. */
 		if (make_receipt(n, env->message_id.data, it, env->witness_size, &bytes, &len,
@@ -406,12 +408,13 @@ static bool answer_repeat(node *n, struct inbound *in, node_reply_fn fn, void *a
 			answer_receipt(fn, arg, bytes, len);
 		else
 			answer(fn, arg, 503, accord_error_msg(&e));
-	} else if (receipt_reprove(n->au, it->receipt.data, it->receipt.len, env->witness_size,
-				   &bytes, &len, &e) != 0) {
+	} else if (rc != 0 || receipt_reprove(n->au, kept, kept_len, env->witness_size,
+					      &bytes, &len, &e) != 0) {
 		answer(fn, arg, 503, accord_error_msg(&e));
 	} else {
 		answer_receipt(fn, arg, bytes, len);
 	}
+	free(kept);
 	free(bytes);
 	state_free(it);
 	return true;

@@ -20,6 +20,7 @@ static const char *const index_name[IX_N] = {
 struct state {
 	store *st;
 	MDB_dbi outbox, inbox, cases;
+	MDB_dbi receipts;     /* inbox_receipts: id -> the receipt answered */
 	MDB_dbi ix[IX_N];
 	size_t reindexed;     /* items read at open to build missing indexes */
 };
@@ -51,6 +52,8 @@ int state_open(store *st, state **out, accord_error *e)
 		rc = store_db(st, "inbox", 0, &s->inbox, e);
 	if (rc == 0)
 		rc = store_db(st, "cases", 0, &s->cases, e);
+	if (rc == 0)
+		rc = store_db(st, "inbox_receipts", 0, &s->receipts, e);
 	if (rc == 0)
 		rc = open_indexes(s, e);
 	if (rc != 0) {
@@ -251,20 +254,39 @@ static int inbox_get_txn(state *s, MDB_txn *txn, const uint8_t id[STATE_ID_LEN],
 int state_inbox_set_receipt(state *s, MDB_txn *txn, const uint8_t id[STATE_ID_LEN],
 			    const uint8_t *receipt, size_t len, accord_error *e)
 {
-	state_inbox_item *it = NULL;
-	int rc = inbox_get_txn(s, txn, id, "no inbox item to keep a receipt with", &it, e);
+	MDB_val k = { STATE_ID_LEN, (void *)id }, v = { len, (void *)receipt };
+	int rc = mdb_put(txn, s->receipts, &k, &v, 0);
 
-	if (rc != 0 || !it)
-		return rc ? rc : ACCORD_EPARSE;
-	/* The unpacked item's own receipt bytes go with it; these are lent. */
-	{
-		ProtobufCBinaryData old = it->receipt;
+	return rc ? store_fail(e, rc, "keeping a receipt") : 0;
+}
 
-		it->receipt = (ProtobufCBinaryData){ len, (uint8_t *)receipt };
-		rc = state_inbox_put(s, txn, id, it, e);
-		it->receipt = old;
+int state_inbox_receipt(state *s, const uint8_t id[STATE_ID_LEN], const state_inbox_item *it,
+			uint8_t **out, size_t *len, accord_error *e)
+{
+	MDB_txn *txn;
+	MDB_val k = { STATE_ID_LEN, (void *)id }, v = { it->receipt.len, it->receipt.data };
+	int rc = 0;
+
+	*out = NULL;
+	*len = 0;
+	if (!it->receipt.len) {
+		rc = store_read_begin(s->st, &txn, e);
+		if (rc != 0)
+			return rc;
+		rc = mdb_get(txn, s->receipts, &k, &v);
+		if (rc == MDB_NOTFOUND)
+			rc = ACCORD_ENOTFOUND;
+		else if (rc != 0)
+			rc = store_fail(e, rc, "reading a receipt");
 	}
-	accord__state__inbox_item__free_unpacked(it, NULL);
+	if (rc == 0 && !(*out = malloc(v.mv_size ? v.mv_size : 1)))
+		rc = accord_fail(e, ACCORD_ENOMEM, "out of memory");
+	if (rc == 0) {
+		memcpy(*out, v.mv_data, v.mv_size);
+		*len = v.mv_size;
+	}
+	if (!it->receipt.len)
+		mdb_txn_abort(txn);
 	return rc;
 }
 

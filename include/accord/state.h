@@ -62,14 +62,21 @@ int state_inbox_put(state *s, MDB_txn *txn, const uint8_t id[STATE_ID_LEN],
 int state_case_put(state *s, MDB_txn *txn, const state_case_item *item,
 		   accord_error *e) ACCORD_MUST_CHECK;
 
-/* Keep the receipt answered for inbox item id with the item as it is in
- * txn (an acknowledgement since is kept). ACCORD_ENOTFOUND: no such item. */
+/* Keep the receipt answered for inbox item id, beside the item (in
+ * inbox_receipts, so that the item, its envelope and record with it, is
+ * written once, as received). */
 int state_inbox_set_receipt(state *s, MDB_txn *txn, const uint8_t id[STATE_ID_LEN],
 			    const uint8_t *receipt, size_t len, accord_error *e)
 	ACCORD_MUST_CHECK;
-/* Mark inbox item id acknowledged at acked_ms, reading it in txn (so that
- * a receipt stored meanwhile is kept); *was: when it was acknowledged,
- * acked_ms or an earlier time. ACCORD_ENOTFOUND when there is no such item. */
+/* The receipt kept for inbox item id (it, as read): a copy in *out (free
+ * it), from the item itself when a store of format 2 or older kept it
+ * there. ACCORD_ENOTFOUND when none was kept (the node stopped between
+ * the item's commit and its receipt's). */
+int state_inbox_receipt(state *s, const uint8_t id[STATE_ID_LEN], const state_inbox_item *it,
+			uint8_t **out, size_t *len, accord_error *e) ACCORD_MUST_CHECK;
+/* Mark inbox item id acknowledged at acked_ms, reading it in txn; *was:
+ * when it was acknowledged, acked_ms or an earlier time. ACCORD_ENOTFOUND
+ * when there is no such item. */
 int state_inbox_set_acked(state *s, MDB_txn *txn, const uint8_t id[STATE_ID_LEN],
 			  int64_t acked_ms, int64_t *was, accord_error *e) ACCORD_MUST_CHECK;
 

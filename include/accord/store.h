@@ -36,10 +36,13 @@ typedef struct store store;
 /*
  * The store's layout, kept in the database "store" under the key "format"
  * (4 bytes, big-endian). A store without it is format 1. 2: the audit's
- * subject index in sorted runs (audit_subject_runs). A writable open
- * marks an older store with this format; any open refuses a newer one.
+ * subject index in sorted runs (audit_subject_runs). 3: the receipts the
+ * inbox answered kept beside its items (inbox_receipts), not in them; the
+ * items of older stores keep theirs, and are read as they are. A writable
+ * open marks an older store with this format; any open refuses a newer
+ * one.
  */
-#define STORE_FORMAT 2
+#define STORE_FORMAT 3
 #define STORE_DEFAULT_MAP_SIZE (64ull << 20)   /* 64 MiB to start */
 #define STORE_DEFAULT_MAP_MAX (64ull << 30)    /* 64 GiB at most */
 

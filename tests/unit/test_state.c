@@ -52,6 +52,27 @@ static unsigned num_of(const uint8_t id[STATE_ID_LEN])
 	return (unsigned)id[5] << 8 | id[6];
 }
 
+/* The receipt state_inbox_receipt finds for item it: want, or none. */
+static void receipt_is(struct st *t, const state_inbox_item *it, const char *want)
+{
+	uint8_t id[STATE_ID_LEN];
+	uint8_t *got = NULL;
+	size_t len = 0;
+	accord_error e = { 0 };
+
+	id_of((unsigned)(it->received_ms - 1000), id);
+	if (!want) {
+		assert_int_equal(state_inbox_receipt(t->s, id, it, &got, &len, &e),
+				 ACCORD_ENOTFOUND);
+		assert_null(got);
+		return;
+	}
+	assert_int_equal(state_inbox_receipt(t->s, id, it, &got, &len, &e), 0);
+	assert_int_equal(len, strlen(want));
+	assert_memory_equal(got, want, len);
+	free(got);
+}
+
 /* One write: outbox item i in state ob, or inbox item i acknowledged or
  * not, or inbox item i's receipt kept. */
 struct put {
@@ -59,7 +80,8 @@ struct put {
 	unsigned i;
 	int ob;
 	int acked;             /* -1: an outbox item */
-	const char *receipt;   /* inbox: keep this receipt with the item */
+	const char *receipt;   /* inbox: keep this receipt for the item */
+	const char *inner;     /* inbox: an item holding its receipt (format 2) */
 };
 
 static int do_put(MDB_txn *txn, void *ctx, accord_error *e)
@@ -76,6 +98,9 @@ static int do_put(MDB_txn *txn, void *ctx, accord_error *e)
 	if (p->acked >= 0) {
 		in.received_ms = 1000 + p->i;
 		in.acked = p->acked;
+		if (p->inner)
+			in.receipt = (ProtobufCBinaryData){ strlen(p->inner),
+							    (uint8_t *)p->inner };
 		return state_inbox_put(p->s, txn, id, &in, e);
 	}
 	out.recipient = "council";
@@ -147,20 +172,33 @@ static void test_counts_follow_puts(void **cm)
 	put_inbox(&t, 1, true);             /* acknowledged */
 	put_inbox(&t, 1, true);
 	counts_are(t.s, 5, 2, 2, 1, 0, 4, 3);
-	/* Keeping a receipt leaves the acknowledgement as it was. */
+	/* Keeping a receipt leaves the item, and its acknowledgement, as
+	 * they were: the receipt is kept beside it. */
 	put(&t, (struct put){ .i = 1, .receipt = "receipt one" });
 	put(&t, (struct put){ .i = 2, .receipt = "receipt two" });
 	counts_are(t.s, 5, 2, 2, 1, 0, 4, 3);
 	id_of(1, id);
 	assert_int_equal(state_inbox_get(t.s, id, &it, NULL), 0);
 	assert_true(it->acked);
-	assert_int_equal(it->receipt.len, strlen("receipt one"));
+	assert_int_equal(it->receipt.len, 0);
+	receipt_is(&t, it, "receipt one");
 	state_free(it);
+	id_of(3, id);
+	assert_int_equal(state_inbox_get(t.s, id, &it, NULL), 0);
+	receipt_is(&t, it, NULL);
+	state_free(it);
+	/* An item as format 2 wrote it, its receipt inside, is read so. */
+	put(&t, (struct put){ .i = 5, .acked = 0, .inner = "receipt five" });
+	id_of(5, id);
+	assert_int_equal(state_inbox_get(t.s, id, &it, NULL), 0);
+	receipt_is(&t, it, "receipt five");
+	state_free(it);
+	counts_are(t.s, 5, 2, 2, 1, 0, 5, 4);
 	/* Kept across a restart, with nothing to rebuild. */
 	st_shut(&t);
 	st_open(&t);
 	assert_int_equal(state_reindexed(t.s), 0);
-	counts_are(t.s, 5, 2, 2, 1, 0, 4, 3);
+	counts_are(t.s, 5, 2, 2, 1, 0, 5, 4);
 	st_close(&t);
 }
 
@@ -551,9 +589,9 @@ static void test_store_format(void **cm)
 		st = NULL;
 		assert_int_equal(store_open(t.dir, &o, &st, &e), ACCORD_EINVAL);
 		assert_null(st);
-		assert_non_null(strstr(e.msg, "the store is in format 3, written by a "
+		assert_non_null(strstr(e.msg, "the store is in format 4, written by a "
 					"newer version of Accord; this version reads formats "
-					"up to 2"));
+					"up to 3"));
 	}
 	assert_int_equal(get_format(t.dir), STORE_FORMAT + 1);
 
