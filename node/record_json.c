@@ -64,14 +64,18 @@ static size_t number_len(const char *s, size_t n)
  * control character inside a string or between tokens (cJSON takes any
  * byte below 0x21 as white space), the escape \u0000 (cJSON ends the
  * string there, so the rest of the value would be lost without a word),
- * and numbers strtod takes that JSON does not (01, 1.). Only strings,
- * their escapes and numbers are followed: cJSON checks the rest of the
- * grammar. 0, or -1 with the offset of the first fault in *at and *why
- * saying what it is.
+ * and numbers strtod takes that JSON does not (01, 1.). It also stops
+ * nesting deeper than TEXT_MAX_DEPTH, where cJSON would say only where it
+ * stopped (at 1,000 levels). Only strings, their escapes, numbers and
+ * brackets are followed: cJSON checks the rest of the grammar. 0, or -1
+ * with the offset of the first fault in *at and *why saying what it is.
  */
+#define TEXT_MAX_DEPTH 64
+
 static int text_check(const char *text, size_t len, size_t *at, const char **why)
 {
 	bool in_string = false;
+	unsigned depth = 0;
 	uint32_t cp;
 
 	for (size_t i = 0, k; i < len; i += k) {
@@ -98,6 +102,13 @@ static int text_check(const char *text, size_t len, size_t *at, const char **why
 				goto bad;
 			}
 			k = len - i >= 2 && (unsigned char)text[i + 1] < 0x80 ? 2 : 1;
+		} else if (c == '[' || c == '{') {
+			if (++depth > TEXT_MAX_DEPTH) {
+				*why = "arrays and objects nested more than 64 deep";
+				goto bad;
+			}
+		} else if (c == ']' || c == '}') {
+			depth -= depth > 0;
 		} else if (c == '-' || (c >= '0' && c <= '9')) {
 			k = number_len(text + i, len - i);
 			if (k == 0) {

@@ -206,6 +206,12 @@ static void test_limits(void **state)
 	s = repeat("{\"summary\":", "[", 500, "]}");
 	assert_int_not_equal(record_from_json_text(d, s, strlen(s), &m, &e), 0);
 	free(s);
+	/* Deeper than the text may nest: said so, where it happens. */
+	s = repeat("{\"summary\":", "[", 2000, "]}");
+	assert_int_equal(record_from_json_text(d, s, strlen(s), &m, &e), ACCORD_EPARSE);
+	assert_non_null(strstr(e.msg, "not valid JSON at line 1, column 138: arrays and "
+			       "objects nested more than 64 deep"));
+	free(s);
 }
 
 static void test_example_referral(void **state)
