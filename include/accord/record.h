@@ -230,7 +230,8 @@ int record_exact(const ProtobufCMessage *m, const void *buf, size_t len, const c
  * Records are read with cJSON (json_t, jansson's, is for writing).
  * record_json_parse reads a whole JSON text of len bytes, refusing what
  * RFC 8259 refuses and cJSON alone would take (bytes that are not UTF-8,
- * control characters, the escape \u0000) and anything after the value:
+ * control characters, the escape \u0000, numbers such as 01), anything
+ * after the value, and arrays and objects nested more than 64 deep:
  * 0 with a new tree in *out (cJSON_Delete it), or ACCORD_EPARSE with e
  * saying where ("not valid JSON at line 3, column 14: ...") or
  * ACCORD_ENOMEM. It installs, once, cJSON allocation hooks that note a
