@@ -44,8 +44,10 @@ static void reply_error(node_reply_fn fn, void *arg, int status, const char *fmt
 
 int node_submit_parse(const cJSON *req, struct node_submit_req *s, accord_error *e)
 {
+	/* The ids first, then the actor and the record: v[] follows this order. */
 	static const char *const known[] = { "to", "purpose", "record_type", "actor", "record" };
-	const cJSON *v[5] = { NULL };
+	enum { N_KNOWN = sizeof known / sizeof known[0] };
+	const cJSON *v[N_KNOWN] = { NULL };
 	const char **ids[] = { &s->to, &s->purpose, &s->type };
 	const cJSON *m;
 
@@ -54,9 +56,9 @@ int node_submit_parse(const cJSON *req, struct node_submit_req *s, accord_error 
 	cJSON_ArrayForEach(m, req) {
 		size_t i = 0;
 
-		while (i < 5 && strcmp(m->string, known[i]) != 0)
+		while (i < N_KNOWN && strcmp(m->string, known[i]) != 0)
 			i++;
-		if (i == 5)
+		if (i == N_KNOWN)
 			return accord_fail(e, ACCORD_EINVAL, "$.%s: unknown key (known: to, "
 					   "purpose, record_type, record, actor)", m->string);
 		if (v[i])

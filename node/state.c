@@ -251,6 +251,17 @@ static int inbox_get_txn(state *s, MDB_txn *txn, const uint8_t id[STATE_ID_LEN],
 	return 0;
 }
 
+/* A malloc'd copy of v's bytes in *out and *len. */
+static int copy_bytes(const MDB_val *v, uint8_t **out, size_t *len, accord_error *e)
+{
+	*out = malloc(v->mv_size ? v->mv_size : 1);
+	if (!*out)
+		return accord_fail(e, ACCORD_ENOMEM, "out of memory");
+	memcpy(*out, v->mv_data, v->mv_size);
+	*len = v->mv_size;
+	return 0;
+}
+
 int state_inbox_set_receipt(state *s, MDB_txn *txn, const uint8_t id[STATE_ID_LEN],
 			    const uint8_t *receipt, size_t len, accord_error *e)
 {
@@ -265,28 +276,23 @@ int state_inbox_receipt(state *s, const uint8_t id[STATE_ID_LEN], const state_in
 {
 	MDB_txn *txn;
 	MDB_val k = { STATE_ID_LEN, (void *)id }, v = { it->receipt.len, it->receipt.data };
-	int rc = 0;
+	int rc;
 
 	*out = NULL;
 	*len = 0;
-	if (!it->receipt.len) {
-		rc = store_read_begin(s->st, &txn, e);
-		if (rc != 0)
-			return rc;
-		rc = mdb_get(txn, s->receipts, &k, &v);
-		if (rc == MDB_NOTFOUND)
-			rc = ACCORD_ENOTFOUND;
-		else if (rc != 0)
-			rc = store_fail(e, rc, "reading a receipt");
-	}
-	if (rc == 0 && !(*out = malloc(v.mv_size ? v.mv_size : 1)))
-		rc = accord_fail(e, ACCORD_ENOMEM, "out of memory");
-	if (rc == 0) {
-		memcpy(*out, v.mv_data, v.mv_size);
-		*len = v.mv_size;
-	}
-	if (!it->receipt.len)
-		mdb_txn_abort(txn);
+	if (it->receipt.len)     /* kept inside the item, as format 2 did */
+		return copy_bytes(&v, out, len, e);
+	rc = store_read_begin(s->st, &txn, e);
+	if (rc != 0)
+		return rc;
+	rc = mdb_get(txn, s->receipts, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		rc = ACCORD_ENOTFOUND;
+	else if (rc != 0)
+		rc = store_fail(e, rc, "reading a receipt");
+	else
+		rc = copy_bytes(&v, out, len, e);
+	mdb_txn_abort(txn);
 	return rc;
 }
 
