@@ -384,10 +384,9 @@ static bool receipted(node *n, struct flight *f, struct parcel *p, const protoco
 	p->item->state = ACCORD__STATE__OUTBOX_ITEM__STATE__DELIVERED;
 	p->item->done_ms = node_now_ms();
 	free(p->item->receipt.data);
-	p->item->receipt.data = malloc(len ? len : 1);
-	p->item->receipt.len = p->item->receipt.data ? len : 0;
-	if (p->item->receipt.data)
-		memcpy(p->item->receipt.data, receipt, len);
+	p->item->receipt.data = info.kept;
+	p->item->receipt.len = info.kept_len;
+	info.kept = NULL;
 	settle(n, f, p, AUDIT_DELIVERED, AUDIT_SUCCESS, NULL, hold);
 	receipt_info_free(&info);
 	return true;

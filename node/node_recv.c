@@ -289,6 +289,13 @@ static void received_done(node *n, struct op *op, int rc, const accord_error *e)
 		return;
 	}
 	answer_receipt(op->reply, op->reply_arg, bytes, len);
+	free(bytes);
+	/* Kept without the proof: a repeat gets one made anew. */
+	if (receipt_batch_make(n->receipts, op->receipt_index, NULL, &bytes, &len, &e2) != 0) {
+		node_log(n, "cannot keep the receipt for %s: %s", op->id_hex,
+			 accord_error_msg(&e2));
+		return;
+	}
 	node_keep_receipt(n, op->id, bytes, len);
 }
 

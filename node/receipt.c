@@ -112,6 +112,20 @@ static int pack(Accord__Envelope__Receipt *r, const audit_proof *p, uint8_t **ou
 	return 0;
 }
 
+/* Pack an unpacked receipt r with p (NULL: none) as its consistency proof,
+ * leaving r its own proof to free. */
+static int repack(Accord__Envelope__Receipt *r, const audit_proof *p, uint8_t **out,
+		  size_t *out_len, accord_error *e)
+{
+	ProtobufCBinaryData *own = r->consistency;
+	size_t n_own = r->n_consistency;
+	int rc = pack(r, p, out, out_len, e);
+
+	r->consistency = own;
+	r->n_consistency = n_own;
+	return rc;
+}
+
 /* ---- the receiver's batch ------------------------------------------------- */
 
 struct receipt_batch {
@@ -301,8 +315,6 @@ int receipt_reprove(audit *a, const uint8_t *receipt, size_t len,
 		    accord_error *e)
 {
 	Accord__Envelope__Receipt *r;
-	ProtobufCBinaryData *old;
-	size_t n_old;
 	audit_proof p;
 	char *note;
 	int rc;
@@ -320,13 +332,8 @@ int receipt_reprove(audit *a, const uint8_t *receipt, size_t len,
 		rc = accord_fail(e, ACCORD_EINVAL, "a stored receipt has no checkpoint");
 	else
 		rc = receipt_consistency(a, witness_size, note, &p, e);
-	/* pack points r at its own stack's proof: give r its own back to free. */
-	old = r->consistency;
-	n_old = r->n_consistency;
 	if (rc == 0)
-		rc = pack(r, &p, out, out_len, e);
-	r->consistency = old;
-	r->n_consistency = n_old;
+		rc = repack(r, &p, out, out_len, e);
 	accord__envelope__receipt__free_unpacked(r, NULL);
 	free(note);
 	return rc;
@@ -337,6 +344,7 @@ void receipt_info_free(receipt_info *r)
 	if (!r)
 		return;
 	witness_checkpoint_free(&r->checkpoint);
+	free(r->kept);
 	memset(r, 0, sizeof *r);
 }
 
@@ -594,6 +602,8 @@ int receipt_check(const uint8_t *bytes, size_t len, const receipt_expect *x,
 			cache_keep(cache, x, r, header, rc == 0);
 	}
 	out->received_at = r->received_at;
+	if (rc == 0)
+		rc = repack(r, NULL, &out->kept, &out->kept_len, e);
 	accord__envelope__receipt__free_unpacked(r, NULL);
 	if (rc != 0)
 		receipt_info_free(out);

@@ -80,6 +80,21 @@ void state_free(void *msg)
 		protobuf_c_message_free_unpacked(msg, NULL);
 }
 
+/*
+ * mdb_put, appending when k sorts after every key of dbi. Message ids
+ * begin with their clock, so most new keys do: LMDB then starts a new page
+ * rather than split the last one in two, and pages stay full. A key
+ * that does not (an id from a skewed clock, an item rewritten) is put as
+ * usual: MDB_APPEND refuses it with MDB_KEYEXIST before it changes
+ * anything.
+ */
+static int put_in_order(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v, unsigned flags)
+{
+	int rc = mdb_put(txn, dbi, k, v, flags | MDB_APPEND);
+
+	return rc == MDB_KEYEXIST ? mdb_put(txn, dbi, k, v, flags) : rc;
+}
+
 static int put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
 	       const ProtobufCMessage *m, accord_error *e)
 {
@@ -89,7 +104,7 @@ static int put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
 
 	if (n > STATE_ITEM_MAX)
 		return accord_fail(e, ACCORD_ETOOBIG, "a state item of %zu bytes is too large", n);
-	rc = mdb_put(txn, dbi, &k, &v, MDB_RESERVE);
+	rc = put_in_order(txn, dbi, &k, &v, MDB_RESERVE);
 	if (rc != 0)
 		return store_fail(e, rc, "writing the node's state");
 	protobuf_c_message_pack(m, v.mv_data);
@@ -206,7 +221,7 @@ out_txn:
 static int index_set(MDB_txn *txn, MDB_dbi dbi, const uint8_t id[STATE_ID_LEN], bool in)
 {
 	MDB_val k = { STATE_ID_LEN, (void *)id }, none = { 0, NULL };
-	int rc = in ? mdb_put(txn, dbi, &k, &none, 0) : mdb_del(txn, dbi, &k, NULL);
+	int rc = in ? put_in_order(txn, dbi, &k, &none, 0) : mdb_del(txn, dbi, &k, NULL);
 
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
@@ -266,7 +281,7 @@ int state_inbox_set_receipt(state *s, MDB_txn *txn, const uint8_t id[STATE_ID_LE
 			    const uint8_t *receipt, size_t len, accord_error *e)
 {
 	MDB_val k = { STATE_ID_LEN, (void *)id }, v = { len, (void *)receipt };
-	int rc = mdb_put(txn, s->receipts, &k, &v, 0);
+	int rc = put_in_order(txn, s->receipts, &k, &v, 0);
 
 	return rc ? store_fail(e, rc, "keeping a receipt") : 0;
 }

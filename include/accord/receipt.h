@@ -27,8 +27,11 @@
  *                                              audit_batch_commit(DELIVERED,
  *                                                witness_put_txn(info.checkpoint.note))
  *
- * A message delivered again is answered with its first receipt, its proof
- * made anew for the new envelope's witness_size (receipt_reprove).
+ * Both sides keep receipts without their consistency proof, which served
+ * only the check above (receipt_info.kept; receipt_batch_make with no
+ * proof): it is about two fifths of a receipt's bytes. A message delivered
+ * again is answered with its first receipt, its proof made anew for the
+ * new envelope's witness_size (receipt_reprove).
  */
 #ifndef ACCORD_RECEIPT_H
 #define ACCORD_RECEIPT_H
@@ -121,11 +124,18 @@ typedef struct receipt_expect {
 	const witness_checkpoint *held; /* the checkpoint held of it; NULL: none */
 } receipt_expect;
 
-/* A receipt that passed receipt_check. */
+/*
+ * A receipt that passed receipt_check. kept is the receipt as the sender
+ * keeps it: the bytes checked less their consistency proof, which only
+ * tied the receiver's checkpoint to the one held then, and has been
+ * checked. What the receiver signed is all there, and still verifies.
+ */
 typedef struct receipt_info {
 	int64_t received_at;           /* Unix seconds, the receiver's clock */
 	witness_checkpoint checkpoint; /* the receiver's, note owned */
 	bool advances;                 /* newer than held: hold it (witness_put_txn) */
+	uint8_t *kept;                 /* malloc'd, owned; take it or leave it */
+	size_t kept_len;
 } receipt_info;
 
 /*

@@ -20,7 +20,9 @@
  *           the outbox items in that state (one index each)
  *   inbox_unacked   the inbox items not acknowledged
  *
- * Message ids start with a millisecond clock, so key order is time order.
+ * Message ids start with a millisecond clock, so key order is time order,
+ * and a new item's key mostly sorts after every other: the puts then ask
+ * LMDB to append it, which fills pages rather than leave them half full.
  */
 #ifndef ACCORD_STATE_H
 #define ACCORD_STATE_H

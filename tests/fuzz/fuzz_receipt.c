@@ -23,10 +23,13 @@ static void check(const uint8_t *data, size_t size, const receipt_expect *x)
 			__builtin_trap();
 		if (x->held && info.advances != (info.checkpoint.size > x->held->size))
 			__builtin_trap();
+		/* What the sender keeps: no more than it checked. */
+		if (!info.kept || info.kept_len > size)
+			__builtin_trap();
 	} else if (rc != ACCORD_EINVAL && rc != ACCORD_ETOOBIG && rc != ACCORD_ESIG &&
 		   rc != ACCORD_EINCONSISTENT && rc != ACCORD_ENOMEM) {
 		__builtin_trap();
-	} else if (info.checkpoint.note) {
+	} else if (info.checkpoint.note || info.kept) {
 		__builtin_trap();
 	}
 	receipt_info_free(&info);

@@ -2,7 +2,7 @@
  * receipt of it checked (and a tampered one refused, the cache passing
  * nothing it should not), every mismatch refused with its own code, the receiver's consistency proof for every witness size, a log
  * witnessed as it grows, a receipt given again, and a truncated or forked
- * log caught. */
+ * log caught; the receipt as the sender keeps it. */
 #include "envelope.pb-c.h"
 
 #include "accord/receipt.h"
@@ -92,6 +92,63 @@ static void test_round_trip(void **state)
 	free(bytes);
 	assert_string_equal(accord_strerror(ACCORD_EINCONSISTENT),
 			    "log inconsistent with a checkpoint held");
+}
+
+/* What the sender keeps of a receipt: every byte it checked but the
+ * consistency proof; still the receiver's signed receipt, and given its
+ * proof again (receipt_reprove) the same receipt it checked. */
+static void test_kept(void **state)
+{
+	witness_checkpoint at3 = { .size = 3 }, at5 = { .size = 5 };
+	receipt_expect x = expect(&at3);
+	Accord__Envelope__Receipt *r, *k;
+	audit_proof p;
+	receipt_info info, again;
+	accord_error e = { 0 };
+	uint8_t *bytes, *proved;
+	size_t len, proved_len;
+
+	assert_int_equal(audit_root(fx.log.a, 3, at3.root, NULL), 0);
+	assert_int_equal(audit_root(fx.log.a, 5, at5.root, NULL), 0);
+	assert_int_equal(receipt_consistency(fx.log.a, 3, fx.note, &p, NULL), 0);
+	assert_int_equal(p.n, 4);
+	make(fx.key, RECEIVER, fx.note, &p, &bytes, &len);
+	assert_int_equal(receipt_check(bytes, len, &x, NULL, &info, &e), 0);
+	assert_non_null(info.kept);
+	assert_int_equal(info.kept_len, len - 4 * (2 + AUDIT_HASH_LEN));
+	r = accord__envelope__receipt__unpack(NULL, len, bytes);
+	k = accord__envelope__receipt__unpack(NULL, info.kept_len, info.kept);
+	assert_non_null(r);
+	assert_non_null(k);
+	assert_int_equal(r->n_consistency, 4);
+	assert_int_equal(k->n_consistency, 0);
+	assert_int_equal(k->received_at, r->received_at);
+	assert_int_equal(k->checkpoint.len, r->checkpoint.len);
+	assert_memory_equal(k->checkpoint.data, r->checkpoint.data, r->checkpoint.len);
+	assert_memory_equal(k->signature.data, r->signature.data, CRYPTO_ED25519_SIG_LEN);
+	accord__envelope__receipt__free_unpacked(r, NULL);
+	accord__envelope__receipt__free_unpacked(k, NULL);
+	/* Alone it verifies, and against its own checkpoint... */
+	x = expect(NULL);
+	assert_int_equal(receipt_check(info.kept, info.kept_len, &x, NULL, &again, &e), 0);
+	assert_int_equal(again.kept_len, info.kept_len);
+	assert_memory_equal(again.kept, info.kept, info.kept_len);
+	receipt_info_free(&again);
+	x = expect(&at5);
+	assert_int_equal(receipt_check(info.kept, info.kept_len, &x, NULL, &again, &e), 0);
+	receipt_info_free(&again);
+	/* ...but not against an older one, until its proof is made again. */
+	x = expect(&at3);
+	assert_int_equal(receipt_check(info.kept, info.kept_len, &x, NULL, &again, &e),
+			 ACCORD_EINCONSISTENT);
+	assert_null(again.kept);
+	assert_int_equal(receipt_reprove(fx.log.a, info.kept, info.kept_len, 3, &proved,
+					 &proved_len, NULL), 0);
+	assert_int_equal(proved_len, len);
+	assert_memory_equal(proved, bytes, len);
+	receipt_info_free(&info);
+	free(proved);
+	free(bytes);
 }
 
 /* ---- a batch ------------------------------------------------------------ */
@@ -481,6 +538,7 @@ static void held_of(uint64_t n, uint64_t first, witness_checkpoint *held)
 	if (exchange(l.a, NULL, true, &info, &e) != 0)
 		fail_msg("%s", accord_error_msg(&e));
 	*held = info.checkpoint;
+	free(info.kept);
 	th_log_close(&l);
 }
 
@@ -535,6 +593,7 @@ int main(void)
 {
 	const struct CMUnitTest fixed[] = {
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_kept),
 		cmocka_unit_test(test_growing),
 		cmocka_unit_test(test_batch),
 	};

@@ -202,6 +202,37 @@ static void test_counts_follow_puts(void **cm)
 	st_close(&t);
 }
 
+/* Items written in id order, a few a transaction as the node's commits
+ * write them, fill their pages: LMDB is asked to append each, and does
+ * rather than split the last page in two. Written out of order (the pages
+ * tests below) they are put as usual. */
+static void test_ordered_pages(void **cm)
+{
+	enum { N = 300, PER_TXN = 10, BYTES = 500 };
+	struct st t = { 0 };
+	char inner[BYTES + 1];
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_stat ms;
+
+	memset(inner, 'r', BYTES);
+	inner[BYTES] = '\0';
+	st_open(&t);
+	for (unsigned i = 0; i < N; i++)
+		put(&t, (struct put){ .i = i, .acked = (i / PER_TXN) % 2, .inner = inner });
+	assert_int_equal(mdb_txn_begin(store_env(t.st), NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "inbox", 0, &dbi), 0);
+	assert_int_equal(mdb_stat(txn, dbi, &ms), 0);
+	mdb_txn_abort(txn);
+	assert_int_equal(ms.ms_entries, N);
+	/* Seven of these items fill a 4 KiB page; split pages hold four. */
+	if (ms.ms_leaf_pages > N / 7 + 2)
+		fail_msg("%zu items in %zu leaf pages: not appended", (size_t)N,
+			 (size_t)ms.ms_leaf_pages);
+	counts_are(t.s, 0, 0, 0, 0, 0, N, N / 2);
+	st_close(&t);
+}
+
 /* ---- pages ---------------------------------------------------------------- */
 
 /* What a walk over pages saw. */
@@ -609,6 +640,7 @@ int main(void)
 	const struct CMUnitTest fixed[] = {
 		cmocka_unit_test(test_store_format),
 		cmocka_unit_test(test_counts_follow_puts),
+		cmocka_unit_test(test_ordered_pages),
 		cmocka_unit_test(test_page_edges),
 		cmocka_unit_test(test_damaged_item),
 		cmocka_unit_test(test_reindex_read_only),
