@@ -7,8 +7,9 @@
  * API's 1,555-byte example request in 3.4 us, where jansson took 18 us, a
  * quarter of the sending node's CPU. cJSON is laxer than RFC 8259, so a
  * pass before it refuses what it would take (text_check), and the walk
- * refuses a key given twice, which cJSON keeps. Writing stays with
- * jansson.
+ * refuses a key given twice, which cJSON keeps. Text cJSON refuses is
+ * read again with jansson, which says what it expected where (explain).
+ * Writing stays with jansson.
  */
 #include <math.h>   /* isfinite, fabs: no libm */
 #include <pthread.h>
@@ -145,11 +146,13 @@ static void install_hooks(void)
 	cJSON_InitHooks(&h);
 }
 
-static int parse_error(const char *text, size_t len, size_t at, const char *why,
+/* EPARSE naming line and column of byte at (at >= len: the text's end)
+ * and why. With near, the text from there is quoted after why. */
+static int parse_error(const char *text, size_t len, size_t at, const char *why, bool near,
 		       accord_error *e)
 {
 	size_t line = 1, col = 1;
-	char near[40];
+	char from[40];
 
 	for (size_t i = 0; i < at && i < len; i++) {
 		col++;
@@ -158,34 +161,59 @@ static int parse_error(const char *text, size_t len, size_t at, const char *why,
 			col = 1;
 		}
 	}
-	if (why || at >= len)
+	if (why && !near)
 		return accord_fail(e, ACCORD_EPARSE, "not valid JSON at line %zu, column "
-				   "%zu: %s", line, col, why ? why : "the text ends before "
-				   "the value does");
-	record_utf8_escape(text + at, len - at < 16 ? len - at : 16, near, sizeof near);
-	return accord_fail(e, ACCORD_EPARSE, "not valid JSON at line %zu, column %zu, at "
-			   "'%s'", line, col, near);
+				   "%zu: %s", line, col, why);
+	if (at >= len)
+		return accord_fail(e, ACCORD_EPARSE, "not valid JSON at line %zu, column "
+				   "%zu: the text ends before the value does%s%s%s", line, col,
+				   why ? " (" : "", why ? why : "", why ? ")" : "");
+	record_utf8_escape(text + at, len - at < 16 ? len - at : 16, from, sizeof from);
+	return accord_fail(e, ACCORD_EPARSE, "not valid JSON at line %zu, column %zu%s%s, "
+			   "at '%s'", line, col, why ? ": " : "", why ? why : "", from);
 }
 
-/* Where cJSON stopped in text that is not JSON. It names the end of the
- * text by its last byte, and may name the byte after the one at fault, so
- * a stop at the last byte is tried again with two spaces after the text:
- * if the stop moves past the first, the text ended. */
-static size_t fault_at(const char *text, size_t len, const char *end)
+/*
+ * Where and why text that cJSON could not read is not JSON. cJSON says
+ * only where it stopped, sometimes a byte past the fault, and names the
+ * end of the text by its last byte; this path is taken for refused text
+ * only, so it reads the text again with jansson, which says what it
+ * expected ("string or '}' expected near 'b'"). jansson places the fault
+ * after the token it quotes: the token's first byte is where to point.
+ * why gets jansson's reason without the token; 0, or -1 should jansson
+ * read the text after all.
+ */
+static int explain(const char *text, size_t len, size_t *at, char *why, size_t cap)
 {
-	size_t at = end && end >= text && end < text + len ? (size_t)(end - text) : len;
-	char *t;
+	static const char near[] = " near ", early[] = "premature end of input";
+	json_error_t er;
+	json_t *j = json_loadb(text, len, JSON_DECODE_ANY, &er);
+	const char *n = strstr(er.text, near), *tok, *q;
+	size_t pos = er.position > 0 ? (size_t)er.position : 0;
 
-	if (at + 1 != len || !(t = malloc(len + 2)))
-		return at;
-	memcpy(t, text, len);
-	t[len] = t[len + 1] = ' ';
-	end = NULL;
-	cJSON_Delete(cJSON_ParseWithLengthOpts(t, len + 2, &end, false));
-	if (end > t + len)
-		at = len;
-	free(t);
-	return at;
+	if (j || json_error_code(&er) == json_error_out_of_memory) {
+		json_decref(j);
+		return -1;
+	}
+	if (pos > len)
+		pos = len;
+	*at = pos ? pos - 1 : 0;   /* the token's last byte, when it is not quoted whole */
+	if (!n) {
+		snprintf(why, cap, "%s", er.text);
+		return 0;
+	}
+	if ((size_t)(n - er.text) == sizeof early - 1 &&
+	    strncmp(er.text, early, sizeof early - 1) == 0)
+		snprintf(why, cap, "the text ends before this value does");
+	else
+		snprintf(why, cap, "%.*s", (int)(n - er.text), er.text);
+	tok = n + sizeof near - 1;
+	if (strcmp(tok, "end of file") == 0)
+		*at = len;
+	else if (*tok == '\'' && (q = strrchr(tok + 1, '\'')) && q[1] == '\0' &&
+		 (size_t)(q - tok - 1) <= pos)
+		*at = pos - (size_t)(q - tok - 1);
+	return 0;
 }
 
 int record_json_parse(const char *text, size_t len, cJSON **out, accord_error *e)
@@ -197,7 +225,7 @@ int record_json_parse(const char *text, size_t len, cJSON **out, accord_error *e
 
 	*out = NULL;
 	if (text_check(text, len, &at, &why) != 0)
-		return parse_error(text, len, at, why, e);
+		return parse_error(text, len, at, why, false, e);
 	pthread_once(&once, install_hooks);
 	cjson_alloc_failed = false;
 	j = cJSON_ParseWithLengthOpts(text, len, &end, false);
@@ -214,9 +242,16 @@ int record_json_parse(const char *text, size_t len, cJSON **out, accord_error *e
 	}
 	if (j) {
 		cJSON_Delete(j);
-		return parse_error(text, len, (size_t)(end - text), "more after the value", e);
+		return parse_error(text, len, (size_t)(end - text), "more after the value", false, e);
 	}
-	return parse_error(text, len, fault_at(text, len, end), NULL, e);
+	{
+		char reason[JSON_ERROR_TEXT_LENGTH];
+		bool known;
+
+		at = end && end >= text && end < text + len ? (size_t)(end - text) : len;
+		known = explain(text, len, &at, reason, sizeof reason) == 0;
+		return parse_error(text, len, at, known ? reason : NULL, true, e);
+	}
 }
 
 /* ---- reading ------------------------------------------------------------ */

@@ -168,6 +168,9 @@ ok "more after the value: 422" $?
 printf '{"to":"police","purpose":"case-coordination","record_type":"ReferralReply","record":{"referral_id":' >"$T/short.json"
 bad_body "$T/short.json" 'column 100: the text ends before the value does'
 ok "text cut short: 422" $?
+printf '{"to":"police","purpose":"case-coordination",\n record_type:"ReferralReply","record":{}}' >"$T/unquoted.json"
+bad_body "$T/unquoted.json" "not valid JSON at line 2, column 2: string or '}' expected, at 'record_type"
+ok "a key without its quotes: 422 naming its first byte and what was expected" $?
 [ "$(entries)" = "$n0" ]
 ok "none of them reached the audit" $?
 
