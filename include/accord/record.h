@@ -235,9 +235,10 @@ int record_exact(const ProtobufCMessage *m, const void *buf, size_t len, const c
  * 0 with a new tree in *out (cJSON_Delete it), or ACCORD_EPARSE with e
  * saying where and why ("not valid JSON at line 3, column 14: string or
  * '}' expected, at 'consent: ...'"; text cJSON refuses is read again with
- * jansson, for its reason and place), or ACCORD_ENOMEM. It installs, once, cJSON allocation hooks that note a
- * failure (cJSON_InitHooks; they call malloc and free). cJSON keeps its
- * last parse error in a global, so parse on one thread at a time.
+ * jansson, for its reason and place), or ACCORD_ENOMEM. It installs, once,
+ * cJSON allocation hooks that note a failure (cJSON_InitHooks; they call
+ * malloc and free). cJSON keeps its last parse error in a global, so parse
+ * on one thread at a time.
  */
 typedef struct cJSON cJSON;
 typedef struct json_t json_t;
