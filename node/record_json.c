@@ -208,8 +208,11 @@ static int explain(const char *text, size_t len, size_t *at, char *why, size_t c
 	else
 		snprintf(why, cap, "%.*s", (int)(n - er.text), er.text);
 	tok = n + sizeof near - 1;
-	if (strcmp(tok, "end of file") == 0)
+	if (strcmp(tok, "end of file") == 0) {
 		*at = len;
+		if (strcmp(why, "unexpected token") == 0)
+			*why = '\0';   /* nothing more to say than that the text ended */
+	}
 	else if (*tok == '\'' && (q = strrchr(tok + 1, '\'')) && q[1] == '\0' &&
 		 (size_t)(q - tok - 1) <= pos)
 		*at = pos - (size_t)(q - tok - 1);
@@ -250,7 +253,7 @@ int record_json_parse(const char *text, size_t len, cJSON **out, accord_error *e
 
 		at = end && end >= text && end < text + len ? (size_t)(end - text) : len;
 		known = explain(text, len, &at, reason, sizeof reason) == 0;
-		return parse_error(text, len, at, known ? reason : NULL, true, e);
+		return parse_error(text, len, at, known && *reason ? reason : NULL, true, e);
 	}
 }
 

@@ -62,6 +62,8 @@ struct bad_case {
 static const struct bad_case bad_cases[] = {
 	{ "json error: not JSON", "Referral", "{\"summary\": ", ACCORD_EPARSE,
 	  "not valid JSON at line 1" },
+	{ "json error: no text", "Referral", "  ", ACCORD_EPARSE,
+	  "not valid JSON at line 1, column 3: the text ends before the value does" },
 	{ "json error: not an object", "Referral", "[1]", ACCORD_EINVAL,
 	  "$: expected an object (a Referral), got an array" },
 	{ "json error: unknown field", "Referral", "{\"colour\":\"blue\"}", ACCORD_EINVAL,
