@@ -212,10 +212,12 @@ static int explain(const char *text, size_t len, size_t *at, char *why, size_t c
 		*at = len;
 		if (strcmp(why, "unexpected token") == 0)
 			*why = '\0';   /* nothing more to say than that the text ended */
+	} else if (*tok == '\'' && (q = strrchr(tok + 1, '\'')) && q[1] == '\0') {
+		size_t quoted = (size_t)(q - tok - 1);
+
+		if (quoted <= pos)
+			*at = pos - quoted;
 	}
-	else if (*tok == '\'' && (q = strrchr(tok + 1, '\'')) && q[1] == '\0' &&
-		 (size_t)(q - tok - 1) <= pos)
-		*at = pos - (size_t)(q - tok - 1);
 	return 0;
 }
 
