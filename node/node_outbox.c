@@ -196,7 +196,7 @@ static int settle_put(node *n, MDB_txn *txn, struct op *op, accord_error *e)
 static void settle_done(node *n, struct op *op, int rc, const accord_error *e)
 {
 	busy_remove(n->busy, op->id);
-	if (rc != 0)
+	if (rc != 0 && !n->broken)
 		node_log(n, "the outcome of delivery %s could not be recorded, it will be "
 			 "tried again: %s", op->id_hex, accord_error_msg(e));
 	else if (op->entry.event == AUDIT_DELIVERED && op->entry.outcome == AUDIT_SUCCESS)
@@ -662,8 +662,11 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 	accord_error e = { 0 };
 	int rc;
 
-	if (!node_protocol(n) || n->stopping || n->in_flight >= NODE_MAX_IN_FLIGHT)
-		return;    /* nothing leaves without a protocol in force */
+	/* Nothing leaves without a protocol in force, nor once the audit
+	 * cannot be written (n->broken): an outcome that cannot be recorded
+	 * would only send the same envelopes again and again. */
+	if (!node_protocol(n) || n->stopping || n->broken || n->in_flight >= NODE_MAX_IN_FLIGHT)
+		return;
 	if (flights(n) + 1 >= protocol_partner_count(n->proto))
 		return;    /* a post to every partner: the next landing wakes us */
 	sc.room = NODE_MAX_IN_FLIGHT - n->in_flight;

@@ -56,6 +56,15 @@ C
 	done
 }
 
+# quick_retries ID...: retries 50 ms apart at first and 500 ms at most, and
+# 5 s for a delivery, so that a node coming back gets its deliveries soon.
+quick_retries() {
+	for p in "$@"; do
+		printf 'limits:\n  retry_initial_ms: 50\n  retry_max_ms: 500\n  delivery_timeout_ms: 5000\n' \
+			>>"$T/$p/accordd.yaml"
+	done
+}
+
 start_node() {
 	"$ACCORDD" --config "$T/$1/accordd.yaml" >>"$T/$1/log" 2>&1 &
 	eval "PID_$(echo "$1" | tr - _)=$!"

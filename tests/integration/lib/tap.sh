@@ -16,7 +16,7 @@ ok() {
 	else
 		echo "not ok $tap_n - $1"
 		tap_failed=$((tap_failed + 1))
-		[ -f "$T/out" ] && sed 's/^/# /' "$T/out"
+		[ -f "$T/out" ] && sed -e 's/^/# /' -e '$a\' "$T/out"
 	fi
 }
 
