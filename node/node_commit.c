@@ -9,11 +9,14 @@
  * ops that want them. Meanwhile the loop goes on reading requests, which
  * queue up for the next commit: the slower the disk, the larger the batch.
  * Only when the writer says the commit is durable are the ops' answers
- * sent, on the loop thread.
+ * sent, on the loop thread; what queued meanwhile is handed over first,
+ * so that the next commit runs while they go out.
  *
- * Ownership: the writer thread owns the audit batch, the signing of
- * checkpoints and receipts and n->ckpt_stored_ms; everything else belongs
- * to the loop. The handover (n->cw) is guarded by its mutex; the writer
+ * Ownership: the writer thread owns the batch in its hands (cw->b) until
+ * it says done, the audit batch, the signing of checkpoints and receipts
+ * and n->ckpt_stored_ms; everything else belongs to the loop, which reads
+ * the store (a consistency proof for an answer) in read transactions of
+ * its own while the writer commits. The handover (n->cw) is guarded by its mutex; the writer
  * wakes the loop through an eventfd. Other writes from the loop (a retry,
  * an acknowledgement) take LMDB's write lock and wait for a commit under
  * way: the store never has two writers at once. The daemon maps its whole
@@ -25,6 +28,19 @@
 #include <unistd.h>
 
 #include "node_int.h"
+
+/* A commit: the ops and kept receipts handed to the writer, and its
+ * outcome. */
+struct batch {
+	struct op *ops;
+	size_t n_ops;
+	struct kept_receipt *rcpt;
+	size_t n_rcpt;
+	int rc;
+	accord_error e;
+	char *note;                   /* the checkpoint for its receipts, or NULL */
+	receipt_batch *receipts;      /* its receipts, signed with note */
+};
 
 /* The writer thread and what it was handed. */
 struct committer {
@@ -38,16 +54,7 @@ struct committer {
 	int efd;                      /* the writer's "done" to the loop */
 	struct event *done_ev;
 	struct event *rcpt_ev;        /* stores kept receipts when nothing else comes */
-	struct event *linger_ev;      /* a short wait for a batch's clients to return */
-	size_t last_waiting;          /* client ops in the last commit */
-	/* the commit in the writer's hands, and its outcome */
-	struct op *ops;
-	size_t n_ops;
-	struct kept_receipt *rcpt;
-	size_t n_rcpt;
-	int rc;
-	accord_error e;
-	char *note;                   /* the checkpoint for its receipts, or NULL */
+	struct batch b;               /* the commit in the writer's hands */
 };
 
 /* ---- ops ------------------------------------------------------------------------ */
@@ -130,11 +137,8 @@ void node_enqueue(node *n, struct op *op)
 	*n->ops_tail = op;
 	n->ops_tail = &op->next;
 	n->n_ops++;
-	n->n_waiting += op->local_client;
 	if (n->n_ops == 1)
 		event_active(n->flush_ev, EV_TIMEOUT, 1);
-	else if (n->n_waiting == n->cw->last_waiting && evtimer_pending(n->cw->linger_ev, NULL))
-		event_active(n->cw->linger_ev, EV_TIMEOUT, 1);   /* they are all back */
 }
 
 /* ---- on the writer thread ------------------------------------------------------- */
@@ -149,11 +153,11 @@ static int put_all(MDB_txn *txn, void *ctx, accord_error *e)
 	struct put_ctx *p = ctx;
 	int rc = 0;
 
-	for (struct op *op = p->cw->ops; rc == 0 && op; op = op->next)
+	for (struct op *op = p->cw->b.ops; rc == 0 && op; op = op->next)
 		rc = op->put ? op->put(p->n, txn, op, e) : 0;
 	/* The receipts answered after the last commit, beside their items. */
-	for (size_t i = 0; rc == 0 && i < p->cw->n_rcpt; i++) {
-		const struct kept_receipt *k = &p->cw->rcpt[i];
+	for (size_t i = 0; rc == 0 && i < p->cw->b.n_rcpt; i++) {
+		const struct kept_receipt *k = &p->cw->b.rcpt[i];
 
 		rc = state_inbox_set_receipt(p->n->sb, txn, k->id, k->bytes, k->len, e);
 	}
@@ -168,7 +172,7 @@ static int commit_ops(node *n, struct committer *cw, bool *want_note, accord_err
 
 	if (rc != 0)
 		return rc;
-	for (struct op *op = cw->ops; op; op = op->next) {
+	for (struct op *op = cw->b.ops; op; op = op->next) {
 		if (op->unaudited)
 			continue;
 		rc = audit_batch_append(b, &op->entry, &op->seq, e);
@@ -202,22 +206,22 @@ int node_sign_head(node *n, bool keep, char **note, accord_error *e)
 	return rc;
 }
 
-/* The receipts of the ops that want one, signed as one batch with note:
- * n->receipts, each op's place in it in op->receipt_index. */
-static int sign_receipts(node *n, struct op *ops, const char *note, accord_error *e)
+/* The receipts of b's ops that want one, signed as one batch with b's
+ * note: b->receipts, each op's place in it in op->receipt_index. */
+static int sign_receipts(node *n, struct batch *b, accord_error *e)
 {
-	int rc = receipt_batch_new(&n->receipts, e);
+	int rc = receipt_batch_new(&b->receipts, e);
 
-	for (struct op *op = ops; rc == 0 && op; op = op->next)
+	for (struct op *op = b->ops; rc == 0 && op; op = op->next)
 		if (op->wants_checkpoint)
-			rc = receipt_batch_add(n->receipts, op->id, STATE_ID_LEN,
+			rc = receipt_batch_add(b->receipts, op->id, STATE_ID_LEN,
 					       op->entry.record_sha256, &op->receipt_index, e);
 	if (rc == 0)
-		rc = receipt_batch_sign(n->receipts, n->signer, n->cf.partner,
-					node_now_ms() / 1000, note, e);
+		rc = receipt_batch_sign(b->receipts, n->signer, n->cf.partner,
+					node_now_ms() / 1000, b->note, e);
 	if (rc != 0) {
-		receipt_batch_free(n->receipts);
-		n->receipts = NULL;
+		receipt_batch_free(b->receipts);
+		b->receipts = NULL;
 	}
 	return rc;
 }
@@ -228,19 +232,21 @@ static int sign_receipts(node *n, struct op *ops, const char *note, accord_error
  * gets it. */
 static void commit(node *n, struct committer *cw)
 {
+	struct batch *b = &cw->b;
 	bool want_note = false;
 
-	cw->e = (accord_error){ 0 };
-	cw->note = NULL;
-	cw->rc = commit_ops(n, cw, &want_note, &cw->e);
-	if (cw->rc == 0 && want_note) {
+	b->e = (accord_error){ 0 };
+	b->note = NULL;
+	b->receipts = NULL;
+	b->rc = commit_ops(n, cw, &want_note, &b->e);
+	if (b->rc == 0 && want_note) {
 		accord_error why = { 0 };
 
-		if (node_sign_head(n, true, &cw->note, &why) != 0 ||
-		    sign_receipts(n, cw->ops, cw->note, &why) != 0) {
+		if (node_sign_head(n, true, &b->note, &why) != 0 ||
+		    sign_receipts(n, b, &why) != 0) {
 			node_log(n, "cannot sign the receipts: %s", accord_error_msg(&why));
-			free(cw->note);
-			cw->note = NULL;
+			free(b->note);
+			b->note = NULL;
 		}
 	}
 }
@@ -278,83 +284,84 @@ static void free_receipts(struct kept_receipt *r, size_t count)
 	free(r);
 }
 
-/* The commit is over: answer its ops. */
-static void complete(node *n)
+/* Take the finished commit from the writer, which is then free for the
+ * next. A commit the store could not take (full, or failing) stops all
+ * sharing before anything else is handed over. */
+static void take(node *n, struct batch *f)
 {
 	struct committer *cw = n->cw;
-	struct op *ops = cw->ops;
 
-	cw->ops = NULL;
-	if (cw->rc != 0) {
-		if (cw->rc == ACCORD_EFULL || cw->rc == ACCORD_EIO)
-			n->broken = true;
-		node_log(n, "audit commit of %zu entries failed: %s", cw->n_ops,
-			 accord_error_msg(&cw->e));
-		/* Receipts not kept: a repeat of those deliveries gets new ones. */
-	}
-	n->consistency.valid = false;
-	while (ops) {
-		struct op *next = ops->next;
-
-		ops->note = cw->note;
-		ops->done(n, ops, cw->rc, &cw->e);
-		node_op_free(ops);
-		ops = next;
-	}
-	free(cw->note);
-	cw->note = NULL;
-	receipt_batch_free(n->receipts);
-	n->receipts = NULL;
-	free_receipts(cw->rcpt, cw->n_rcpt);
-	cw->rcpt = NULL;
-	cw->n_rcpt = 0;
+	*f = cw->b;
+	cw->b = (struct batch){ 0 };
 	pthread_mutex_lock(&cw->mu);
 	cw->state = CW_IDLE;
 	pthread_mutex_unlock(&cw->mu);
 	cw->busy = false;
+	if (f->rc == ACCORD_EFULL || f->rc == ACCORD_EIO)
+		n->broken = true;
+}
+
+/* Answer a finished commit's ops. */
+static void answer(node *n, struct batch *f)
+{
+	struct op *ops = f->ops;
+
+	if (f->rc != 0) {
+		node_log(n, "an audit commit of %zu %s failed: %s", f->n_ops,
+			 f->n_ops == 1 ? "entry" : "entries", accord_error_msg(&f->e));
+		/* Receipts not kept: a repeat of those deliveries gets new ones. */
+	}
+	n->consistency.valid = false;
+	n->receipts = f->receipts;
+	while (ops) {
+		struct op *next = ops->next;
+
+		ops->note = f->note;
+		ops->done(n, ops, f->rc, &f->e);
+		node_op_free(ops);
+		ops = next;
+	}
+	free(f->note);
+	receipt_batch_free(f->receipts);
+	n->receipts = NULL;
+	free_receipts(f->rcpt, f->n_rcpt);
+}
+
+/* The commit is over: answer its ops. */
+static void complete(node *n)
+{
+	struct batch f;
+
+	take(n, &f);
+	answer(n, &f);
 }
 
 /*
  * Hand the queued ops (and the receipts kept since the last commit) to the
- * writer, unless a commit is under way: its end hands them over. The
- * local clients a commit answered send their next requests a moment later:
- * while fewer of them wait than the last commit answered, the queue waits
- * for them up to LINGER_US (once, unless force), rather than take the disk
- * for a commit of a few while the rest queue behind it. Other ops (a
- * delivery's outcome, a partner's envelopes) ride along.
+ * writer, unless a commit is under way: its end hands them over, so that
+ * what queues during a commit makes the next one, and the slower the disk,
+ * the larger the batch.
  */
-#define LINGER_US 1000
-#define LINGER_MIN_BATCH 8
-
-static void hand_over(node *n, bool force)
+static void hand_over(node *n)
 {
 	struct committer *cw = n->cw;
 
 	if (cw->busy || (!n->ops && !n->n_rcpt))
 		return;
-	if (!force && cw->last_waiting >= LINGER_MIN_BATCH && n->n_waiting < cw->last_waiting) {
-		struct timeval t = { 0, LINGER_US };
-
-		if (!evtimer_pending(cw->linger_ev, NULL))
-			evtimer_add(cw->linger_ev, &t);
-		return;
-	}
-	if (evtimer_pending(cw->linger_ev, NULL))
-		evtimer_del(cw->linger_ev);
-	cw->ops = n->ops;
-	cw->n_ops = n->n_ops;
-	cw->last_waiting = n->n_waiting;
-	cw->rcpt = n->rcpt;
-	cw->n_rcpt = n->n_rcpt;
+	if (evtimer_pending(cw->rcpt_ev, NULL))
+		evtimer_del(cw->rcpt_ev);
+	cw->b.ops = n->ops;
+	cw->b.n_ops = n->n_ops;
+	cw->b.rcpt = n->rcpt;
+	cw->b.n_rcpt = n->n_rcpt;
 	n->ops = NULL;
 	n->ops_tail = &n->ops;
 	n->n_ops = 0;
-	n->n_waiting = 0;
 	n->rcpt = NULL;
 	n->n_rcpt = n->cap_rcpt = 0;
 	if (n->broken) {
 		/* Nothing more can be recorded: fail them here. */
-		cw->rc = accord_fail(&cw->e, ACCORD_EIO, "the audit log cannot be written");
+		cw->b.rc = accord_fail(&cw->b.e, ACCORD_EIO, "the audit log cannot be written");
 		complete(n);
 		return;
 	}
@@ -367,19 +374,21 @@ static void hand_over(node *n, bool force)
 
 static void flush(evutil_socket_t fd, short what, void *arg)
 {
-	hand_over(arg, false);
+	hand_over(arg);
 }
 
-static void on_linger(evutil_socket_t fd, short what, void *arg)
-{
-	hand_over(arg, true);
-}
-
-/* The writer's "done": answer, then hand over what queued meanwhile. */
+/*
+ * The writer's "done". What queued during the commit is handed over
+ * first, so that the writer starts on it at once and the commit overlaps
+ * the loop's answering and reading; then the finished commit is answered
+ * (first, when it failed: its failure is the cause of the next ones').
+ * Receipts kept with nothing else to commit wait a little for company.
+ */
 static void on_done(evutil_socket_t fd, short what, void *arg)
 {
 	node *n = arg;
 	struct committer *cw = n->cw;
+	struct batch f;
 	uint64_t count;
 	bool done;
 
@@ -390,10 +399,13 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_unlock(&cw->mu);
 	if (!done)
 		return;
-	complete(n);
+	take(n, &f);
+	if (n->ops && f.rc == 0)
+		hand_over(n);
+	answer(n, &f);
 	if (n->ops)
-		hand_over(n, false);
-	else if (n->n_rcpt && !evtimer_pending(cw->rcpt_ev, NULL)) {
+		hand_over(n);
+	else if (n->n_rcpt && !cw->busy && !evtimer_pending(cw->rcpt_ev, NULL)) {
 		struct timeval later = { 0, 100000 };
 
 		evtimer_add(cw->rcpt_ev, &later);
@@ -440,14 +452,14 @@ void node_commit_now(node *n)
 		return;
 	drain(n);
 	if (n->ops || n->n_rcpt) {
-		hand_over(n, true);
+		hand_over(n);
 		drain(n);
 	}
 }
 
 const struct op *node_commit_ops(const node *n)
 {
-	return n->cw ? n->cw->ops : NULL;
+	return n->cw ? n->cw->b.ops : NULL;
 }
 
 bool node_commit_idle(const node *n)
@@ -471,9 +483,8 @@ int node_commit_start(node *n, accord_error *e)
 	pthread_cond_init(&cw->cv, NULL);
 	n->flush_ev = event_new(n->base, -1, 0, flush, n);
 	cw->done_ev = event_new(n->base, cw->efd, EV_READ | EV_PERSIST, on_done, n);
-	cw->rcpt_ev = evtimer_new(n->base, on_linger, n);
-	cw->linger_ev = evtimer_new(n->base, on_linger, n);
-	if (!n->flush_ev || !cw->done_ev || !cw->rcpt_ev || !cw->linger_ev ||
+	cw->rcpt_ev = evtimer_new(n->base, flush, n);
+	if (!n->flush_ev || !cw->done_ev || !cw->rcpt_ev ||
 	    event_add(cw->done_ev, NULL) != 0)
 		return accord_fail(e, ACCORD_ENOMEM, "out of memory");
 	if (pthread_create(&cw->thread, NULL, writer, n) != 0)
@@ -502,8 +513,6 @@ void node_commit_stop(node *n)
 		event_free(cw->done_ev);
 	if (cw->rcpt_ev)
 		event_free(cw->rcpt_ev);
-	if (cw->linger_ev)
-		event_free(cw->linger_ev);
 	if (n->flush_ev)
 		event_free(n->flush_ev);
 	n->flush_ev = NULL;

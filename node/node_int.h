@@ -41,7 +41,6 @@ struct op {
 	const char *note;         /* that checkpoint, set before done */
 	uint64_t witness_size;    /* the checkpoint of ours the sender holds */
 	size_t receipt_index;     /* its receipt's place in n->receipts */
-	bool local_client;        /* a local API client waits for it (node_commit.c) */
 	bool unaudited;           /* a state change alone (an acknowledgement) */
 	node_reply_fn reply;      /* the face's answer, and its argument */
 	void *reply_arg;
@@ -104,7 +103,6 @@ struct node {
 	struct committer *cw;       /* the writer thread (node_commit.c) */
 	struct op *ops, **ops_tail;
 	size_t n_ops;
-	size_t n_waiting;           /* of them, ops a local client waits on */
 	witness *wit;               /* the checkpoints we hold of partners */
 	struct event *deliver_ev;   /* wakes the outbox */
 	int64_t wake_at_ms;         /* when it is set to */

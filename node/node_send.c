@@ -141,7 +141,6 @@ static struct op *new_op(node *n, int event, node_reply_fn fn, void *arg)
 	op->t0 = node_monotonic();
 	op->reply = fn;
 	op->reply_arg = arg;
-	op->local_client = true;
 	node_entry_protocol(n, &op->entry);
 	return op;
 }

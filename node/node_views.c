@@ -233,7 +233,6 @@ void node_inbox_ack(node *n, const char *id_hex, node_reply_fn fn, void *arg)
 	op->acked_ms = node_now_ms();
 	op->reply = fn;
 	op->reply_arg = arg;
-	op->local_client = true;
 	op->put = ack_put;
 	op->done = ack_done;
 	node_enqueue(n, op);
