@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 
 #include "accord/node.h"
 #include "accord/record.h"
@@ -149,4 +151,77 @@ void http_reply_node(const node_reply *r, void *req)
 	else
 		http_reply_bytes(req, r->status, r->content_type ? r->content_type :
 				 "application/octet-stream", r->bytes, r->len);
+}
+
+/* ---- listeners that pause rather than spin ----------------------------------- */
+
+struct http_guard {
+	node *n;
+	struct evconnlistener *lis;
+	const char *name;
+	const bool *held;
+	struct event *resume;
+	struct http_guard *next;
+};
+
+/* libevent hands the error callback the listener and the argument of its
+ * accept callback (evhttp's own), so the guards are found by listener:
+ * the loop's thread alone uses this list. */
+static struct http_guard *guards;
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_guard *g = arg;
+
+	if (!g->held || !*g->held)
+		evconnlistener_enable(g->lis);
+}
+
+static void on_accept_error(struct evconnlistener *lis, void *arg)
+{
+	int err = EVUTIL_SOCKET_ERROR();
+	struct timeval t = { HTTP_GUARD_PAUSE_MS / 1000, (long)(HTTP_GUARD_PAUSE_MS % 1000) * 1000 };
+	struct http_guard *g = guards;
+
+	while (g && g->lis != lis)
+		g = g->next;
+	if (!g)
+		return;
+	evconnlistener_disable(lis);
+	evtimer_add(g->resume, &t);
+	node_log(g->n, "%s: cannot accept a connection (%s): not accepting for %d ms; "
+		 "raise the limit on open files (ulimit -n) if this recurs", g->name,
+		 evutil_socket_error_to_string(err), HTTP_GUARD_PAUSE_MS);
+}
+
+struct http_guard *http_guard_new(node *n, struct evconnlistener *lis, const char *name,
+				  const bool *held)
+{
+	struct http_guard *g = calloc(1, sizeof *g);
+
+	if (!g)
+		return NULL;
+	*g = (struct http_guard){ .n = n, .lis = lis, .name = name, .held = held,
+				  .next = guards };
+	g->resume = evtimer_new(evconnlistener_get_base(lis), on_resume, g);
+	if (!g->resume) {
+		free(g);
+		return NULL;
+	}
+	evconnlistener_set_error_cb(lis, on_accept_error);
+	guards = g;
+	return g;
+}
+
+void http_guard_free(struct http_guard *g)
+{
+	if (!g)
+		return;
+	for (struct http_guard **pp = &guards; *pp; pp = &(*pp)->next)
+		if (*pp == g) {
+			*pp = g->next;
+			break;
+		}
+	event_free(g->resume);
+	free(g);
 }

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "accord/error.h"
+#include "accord/node.h"
 
 /* Copy the request body out (at most max bytes, else ACCORD_ETOOBIG, with
  * its length in *len and nothing copied). *buf is malloc'd with a NUL after
@@ -38,5 +39,22 @@ const char *http_reason(int code);
 /* A listening Unix socket at path with mode 0660 (a stale socket file is
  * replaced; any other file there is an error). Returns the fd or -1. */
 int http_unix_listen(const char *path, accord_error *e);
+
+/*
+ * A listener that cannot accept (no descriptor left: EMFILE, ENFILE; or no
+ * memory) would be called again at once by libevent, which logs every
+ * failure, while the connection waits in the backlog: a spin that fills
+ * the log. A guarded listener pauses instead, for HTTP_GUARD_PAUSE_MS,
+ * with one line in the node's log each time, then accepts again unless
+ * held (*held true: the peer listener at its connection limit, which
+ * resumes it itself). name says which listener ("peer listener"). Freed
+ * with http_guard_free before the listener.
+ */
+#define HTTP_GUARD_PAUSE_MS 1000
+struct http_guard;
+struct evconnlistener;
+struct http_guard *http_guard_new(node *n, struct evconnlistener *lis, const char *name,
+				  const bool *held);
+void http_guard_free(struct http_guard *g);
 
 #endif

@@ -14,6 +14,7 @@
 struct local {
 	node *n;
 	struct evhttp *http;
+	struct http_guard *guard;   /* pauses the listener when it cannot accept */
 	char path[108];
 };
 
@@ -256,6 +257,11 @@ int local_open(node *n, local **out, accord_error *e)
 		local_close(l);
 		return accord_fail(e, ACCORD_EIO, "%s: cannot serve the local API", cf->local_socket);
 	}
+	l->guard = http_guard_new(n, lis, "local API", NULL);
+	if (!l->guard) {
+		local_close(l);
+		return accord_fail(e, ACCORD_ENOMEM, "out of memory");
+	}
 	*out = l;
 	return 0;
 }
@@ -264,6 +270,7 @@ void local_close(local *l)
 {
 	if (!l)
 		return;
+	http_guard_free(l->guard);
 	if (l->http)
 		evhttp_free(l->http);
 	unlink(l->path);

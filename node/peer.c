@@ -38,6 +38,7 @@ struct peer {
 	node *n;
 	struct evhttp *http;
 	struct shared *sh;
+	struct http_guard *guard;   /* pauses the listener when it cannot accept */
 };
 
 static void shared_drop(struct shared *sh)
@@ -331,6 +332,11 @@ int peer_open(node *n, peer **out, accord_error *e)
 				   "address of this machine)", cf->listen_host, cf->listen_port);
 	}
 	p->sh->lis = evhttp_bound_socket_get_listener(bound);
+	p->guard = http_guard_new(n, p->sh->lis, "peer listener", &p->sh->paused);
+	if (!p->guard) {
+		peer_close(p);
+		return accord_fail(e, ACCORD_ENOMEM, "out of memory");
+	}
 	*out = p;
 	return 0;
 }
@@ -339,6 +345,7 @@ void peer_close(peer *p)
 {
 	if (!p)
 		return;
+	http_guard_free(p->guard);
 	if (p->sh)
 		p->sh->closed = true; /* connections may outlive the listener */
 	if (p->http)
