@@ -2,7 +2,8 @@
 # Nodes killed with SIGKILL during a stream of sends: after the restart
 # every acknowledged disclosure is in both audits exactly once, in the
 # receiver's inbox exactly once, and both logs verify. First the sender is
-# killed during 1,000 sends, then the receiver during a further stream.
+# killed during 1,000 sends, then the receiver during a further stream;
+# last the sender is stopped with SIGTERM during a third.
 . "$(dirname "$0")/lib/tap.sh"
 . "$(dirname "$0")/lib/partnership.sh"
 partnership police council; ok "a partnership of two, signed by all" $?
@@ -53,6 +54,27 @@ audited; ok "still each acknowledged send exactly once in both audits and the in
 sed -n 's/^# /# phase 2: /p' "$T/out"
 verified; ok "both audit logs verify after the council's crash" $?
 echo "# phase 2 took $(($(date +%s) - t0)) s"
+
+# 3. Police stopped with SIGTERM during a stream: what it took in is
+# committed and answered, the rest refused as "stopping" or not connected.
+t0=$(date +%s)
+stream 3 1000
+i=0
+while [ "$(acked | wc -l)" -lt $((n1 + n2 + 200)) ] && [ $i -lt 1500 ]; do
+	sleep 0.02
+	i=$((i + 1))
+done
+stop_node police; ok "police stops with SIGTERM during the stream, with status 0" $?
+wait $pids
+n3=$(($(acked | wc -l) - n1 - n2))
+! cat "$T"/ack.3.* | grep -v '"message_id"' | grep -v '^{"error":"the node is stopping' | grep -q .
+ok "each of the 1000 is acknowledged ($n3), refused as stopping, or not connected" $?
+start_node police; ok "police restarts" $?
+drained; ok "it delivers what it acknowledged before stopping" $?
+audited; ok "each acknowledged send exactly once in both audits and the inbox" $?
+sed -n 's/^# /# phase 3: /p' "$T/out"
+verified; ok "both audit logs verify after the stop" $?
+echo "# phase 3 took $(($(date +%s) - t0)) s"
 
 stop_node police && stop_node council; ok "both nodes stop" $?
 done_testing
