@@ -348,8 +348,7 @@ static void hand_over(node *n)
 
 	if (cw->busy || (!n->ops && !n->n_rcpt))
 		return;
-	if (evtimer_pending(cw->rcpt_ev, NULL))
-		evtimer_del(cw->rcpt_ev);
+	evtimer_del(cw->rcpt_ev);     /* the receipts go now */
 	cw->b.ops = n->ops;
 	cw->b.n_ops = n->n_ops;
 	cw->b.rcpt = n->rcpt;
