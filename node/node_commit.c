@@ -360,7 +360,7 @@ static void hand_over(node *n)
 	n->n_rcpt = n->cap_rcpt = 0;
 	if (n->broken) {
 		/* Nothing more can be recorded: fail them here. */
-		cw->b.rc = accord_fail(&cw->b.e, ACCORD_EIO, "the audit log cannot be written");
+		cw->b.rc = accord_fail(&cw->b.e, ACCORD_EIO, NODE_BROKEN_WHY);
 		complete(n);
 		return;
 	}

@@ -23,6 +23,9 @@
 
 #define NODE_MAX_IN_FLIGHT 2048   /* envelopes posted and not yet settled */
 
+/* Why an op is failed once a commit failed for good (n->broken). */
+#define NODE_BROKEN_WHY "the audit log cannot be written, so the node shares nothing"
+
 struct flight;
 struct idset;
 
@@ -109,7 +112,8 @@ struct node {
 	struct flight *flights;     /* posts in flight (node_outbox.c) */
 	size_t in_flight;           /* the envelopes they carry */
 	struct idset *busy;         /* their ids, and those settling */
-	bool broken;                /* the audit cannot be written: share nothing */
+	bool broken;                /* the audit cannot be written: share nothing
+				     * (NODE_BROKEN_WHY, to each later op) */
 	bool stopping;              /* SIGTERM: finish, take nothing new */
 	int64_t ckpt_stored_ms;     /* when a checkpoint was last stored */
 	/* The receipts of the commit being answered, signed as one batch, and

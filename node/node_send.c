@@ -373,13 +373,14 @@ void node_submit(node *n, const char *body, size_t len, node_reply_fn fn, void *
 		goto out;
 	}
 	if (record_from_json(d, s.record, &rec, &e) != 0) {
-		reply_error(fn, arg, 422, "$.record%s", e.msg[0] == '$' ? e.msg + 1 : e.msg);
+		/* "$.x: why" from the record's root, or a reason about the whole */
+		reply_error(fn, arg, 422, "$.record%s%s", e.msg[0] == '$' ? "" : ": ",
+			    e.msg[0] == '$' ? e.msg + 1 : e.msg);
 		goto out;
 	}
 	if (n->broken || n->stopping) {
 		reply_error(fn, arg, 503, n->stopping ? "the node is stopping; send it again "
-			    "when it is back" : "the audit log cannot be written, so the node "
-			    "shares nothing");
+			    "when it is back" : NODE_BROKEN_WHY);
 		goto out;
 	}
 	if (!node_protocol(n)) {

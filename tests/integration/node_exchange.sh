@@ -26,8 +26,10 @@ R
 } >"$T/rules.yaml"
 RULES=$T/rules.yaml partnership police council ngo; ok "a partnership of three, signed by all" $?
 # The council takes bodies of 16 KiB at most: an envelope past that still
-# fits in a Delivery (8 MiB), which must refuse it alone.
+# fits in a Delivery (8 MiB), which must refuse it alone. Police takes
+# bodies of 1 MiB, past the most a record may be (256 KiB).
 printf 'limits:\n  max_body_bytes: 16384\n' >>"$T/council/accordd.yaml"
+printf 'limits:\n  max_body_bytes: 1048576\n' >>"$T/police/accordd.yaml"
 start_node police && start_node council; ok "police and council nodes start" $?
 
 send() { "$ACCORD" send --config "$T/$1/accordd.yaml" --to "$2" --purpose "$3" --record-type "$4" "$5"; }
@@ -71,6 +73,10 @@ printf '{"referral_id":"EP-1","subject":{"given_name":5}}' >"$T/bad.json"
 run 1 send police council reintegration-referral Referral "$T/bad.json" &&
 	has '$.record.subject.given_name'
 ok "a malformed record is refused with its JSON path" $?
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d["summary"]="Long summary. "*20000; json.dump(d, open(sys.argv[2],"w"))' "$REF" "$T/long.json"
+run 1 send police council reintegration-referral Referral "$T/long.json" &&
+	has '$.record: the Referral record would be 28' && has 'more than the limit of 262144'
+ok "a record over 256 KiB in a body police takes is refused, saying so" $?
 printf '{"referral_id":"EP-2026-0417","overall":"ENGAGED"}' >"$T/progress.json"
 run 3 send council police case-coordination ProgressUpdate "$T/progress.json" && has "case"
 ok "a progress update before the case is accepted is refused" $?

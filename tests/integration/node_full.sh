@@ -25,6 +25,8 @@ wait $pids
 n=$(acked | wc -l)
 refused=$(cat "$T"/ack.1.* | grep -c '"error":"[^"]*shar')
 echo "# $n acknowledged, $refused refused"
+cat "$T"/ack.1.* | grep -v '"message_id"' | grep -v '"error":"[^"]*shar' |
+	sort | uniq -c | sed 's/^ */other answers: /' >"$T/out"
 [ "$n" -gt 0 ] && [ "$refused" -gt 0 ] && [ $((n + refused)) -eq 400 ]
 ok "police acknowledges sends until its store is full, then answers 503" $?
 for k in $(seq 0 $((STREAMS - 1))); do
