@@ -27,22 +27,28 @@ static void usage(FILE *f)
 
 struct daemon {
 	node *n;
+	peer *p;
+	local *l;
 	struct event_base *base;
 	struct event *drain;
 	int waited_ms;
 };
 
-/* Wait for the loop turn's commit and the deliveries in flight, at most
- * DRAIN_MS; then leave the loop. */
+/* Wait for the commit of what was taken, the deliveries in flight and the
+ * answers not yet written, at most DRAIN_MS; then leave the loop. */
 static void on_drain(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
 	struct timeval tv = { 0, 20000 };
+	bool answered = local_idle(d->l) && peer_idle(d->p);
 
-	if (node_idle(d->n) || d->waited_ms >= DRAIN_MS) {
+	if ((node_idle(d->n) && answered) || d->waited_ms >= DRAIN_MS) {
 		if (!node_idle(d->n))
 			node_log(d->n, "deliveries still in flight after %d ms: they stay in "
 				 "the outbox and are sent after the restart", DRAIN_MS);
+		else if (!answered)
+			node_log(d->n, "answers still unwritten after %d ms: what they answer "
+				 "stays committed, and GET /v1/outbox lists it", DRAIN_MS);
 		event_base_loopexit(d->base, NULL);
 		return;
 	}
@@ -55,7 +61,10 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
 	struct daemon *d = arg;
 
 	if (d->drain) {
-		event_base_loopexit(d->base, NULL);   /* a second signal: now */
+		node_log(d->n, "%s again: stopping now; what was taken is still committed, "
+			 "deliveries in flight stay in the outbox", sig == SIGTERM ? "SIGTERM" :
+			 "SIGINT");
+		event_base_loopexit(d->base, NULL);
 		return;
 	}
 	node_log(d->n, "%s: finishing the work in hand, then stopping",
@@ -83,8 +92,6 @@ static int serve(const config *cf)
 	struct daemon d = { 0 };
 	struct event *ev_term = NULL, *ev_int = NULL, *ev_hup = NULL;
 	struct event_config *cfg;
-	peer *p = NULL;
-	local *l = NULL;
 	accord_error e = { 0 };
 	int rc = 1;
 
@@ -102,8 +109,8 @@ static int serve(const config *cf)
 		fprintf(stderr, "accordd: cannot create the event loop\n");
 		return 1;
 	}
-	if (node_open(cf, d.base, &d.n, &e) != 0 || peer_open(d.n, &p, &e) != 0 ||
-	    local_open(d.n, &l, &e) != 0) {
+	if (node_open(cf, d.base, &d.n, &e) != 0 || peer_open(d.n, &d.p, &e) != 0 ||
+	    local_open(d.n, &d.l, &e) != 0) {
 		fprintf(stderr, "accordd: %s\n", accord_error_msg(&e));
 		goto out;
 	}
@@ -126,10 +133,16 @@ out:
 		event_free(ev_int);
 	if (ev_hup)
 		event_free(ev_hup);
+	/* Freeing them gave the signals back their default action: one more
+	 * SIGTERM would now kill the node while it commits what it took and
+	 * closes its store. It is stopping already. */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
 	if (d.drain)
 		event_free(d.drain);
-	local_close(l);
-	peer_close(p);
+	local_close(d.l);
+	peer_close(d.p);
 	node_close(d.n);
 	event_base_free(d.base);
 	return rc;

@@ -15,8 +15,49 @@ struct local {
 	node *n;
 	struct evhttp *http;
 	struct http_guard *guard;   /* pauses the listener when it cannot accept */
+	int owed;                   /* requests taken, their answers not yet written */
 	char path[108];
 };
+
+/*
+ * A request is owed from route() until its answer is written in full, or
+ * until its connection closes first (the client gone, or the answer cut
+ * off). evhttp reads a connection's next request only after the answer to
+ * the one before, so each connection owes at most one; the close callback
+ * is set while it does. A stopping node waits for these answers: without
+ * that, the loop could end with the answer to a committed disclosure still
+ * in a connection's buffer.
+ */
+static void answered(struct evhttp_request *req, void *arg)
+{
+	local *l = arg;
+
+	evhttp_connection_set_closecb(evhttp_request_get_connection(req), NULL, NULL);
+	l->owed--;
+}
+
+static void gone(struct evhttp_connection *conn, void *arg)
+{
+	local *l = arg;
+
+	l->owed--;
+}
+
+static void take(local *l, struct evhttp_request *req)
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+
+	if (!conn)
+		return;
+	l->owed++;
+	evhttp_request_set_on_complete_cb(req, answered, l);
+	evhttp_connection_set_closecb(conn, gone, l);
+}
+
+bool local_idle(const local *l)
+{
+	return l->owed == 0;
+}
 
 static void post_disclosure(local *l, struct evhttp_request *req)
 {
@@ -200,6 +241,7 @@ static void route(struct evhttp_request *req, void *arg)
 	bool get = evhttp_request_get_command(req) == EVHTTP_REQ_GET;
 	bool post = evhttp_request_get_command(req) == EVHTTP_REQ_POST;
 
+	take(l, req);
 	if (!path)
 		path = "";
 	if (strcmp(path, "/v1/disclosures") == 0 && post)

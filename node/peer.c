@@ -29,6 +29,7 @@ struct shared {
 	size_t max_body;        /* libevent's limit: no body over it is read */
 	struct evconnlistener *lis;
 	int open, max_open;
+	int owed;               /* connections whose request is ours, not yet answered */
 	bool paused;
 	bool closed;            /* the listener is gone: n and lis with it */
 	int refs;
@@ -76,11 +77,13 @@ static void conn_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, l
 {
 	struct conn *c = ptr;
 	struct shared *sh = c ? c->sh : NULL;
+	bool owed = c && c->ours;
 
 	free(c);
 	if (!sh)
 		return;
 	sh->open--;
+	sh->owed -= owed;
 	if (sh->paused && !sh->closed && sh->open < sh->max_open) {
 		evconnlistener_enable(sh->lis);
 		sh->paused = false;
@@ -153,6 +156,7 @@ static void answered(struct evhttp_request *req, void *arg)
 	struct conn *c = arg;
 
 	c->ours = false;
+	c->sh->owed--;
 }
 
 /* route() takes req: an answer is ours until it is written. */
@@ -161,6 +165,7 @@ static void take(struct evhttp_request *req, SSL *ssl)
 	struct conn *c = SSL_get_ex_data(ssl, conn_index);
 
 	if (c) {
+		c->sh->owed += !c->ours;
 		c->ours = true;
 		evhttp_request_set_on_complete_cb(req, answered, c);
 	}
@@ -339,6 +344,11 @@ int peer_open(node *n, peer **out, accord_error *e)
 	}
 	*out = p;
 	return 0;
+}
+
+bool peer_idle(const peer *p)
+{
+	return p->sh->owed == 0;
 }
 
 void peer_close(peer *p)

@@ -18,6 +18,10 @@ typedef struct local local;
 int local_open(node *n, local **out, accord_error *e) ACCORD_MUST_CHECK;
 void local_close(local *l);
 
+/* Every request taken has its answer written in full (or its client gone):
+ * a stopping node waits for this before its loop ends. */
+bool local_idle(const local *l);
+
 /*
  * The query string of GET /v1/outbox (outbox) or GET /v1/inbox into *pg
  * (query may be NULL: the first page of NODE_PAGE_DEFAULT items of every

@@ -28,4 +28,9 @@ typedef struct peer peer;
 int peer_open(node *n, peer **out, accord_error *e) ACCORD_MUST_CHECK;
 void peer_close(peer *p);
 
+/* Every partner's request taken has its answer written in full (or its
+ * connection closed): a stopping node waits for this, so that a partner
+ * gets the receipt for what this node committed. */
+bool peer_idle(const peer *p);
+
 #endif

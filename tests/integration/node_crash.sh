@@ -58,6 +58,7 @@ echo "# phase 2 took $(($(date +%s) - t0)) s"
 # 3. Police stopped with SIGTERM during a stream: what it took in is
 # committed and answered, the rest refused as "stopping" or not connected.
 t0=$(date +%s)
+u2=$(unanswered)
 stream 3 1000
 i=0
 while [ "$(acked | wc -l)" -lt $((n1 + n2 + 200)) ] && [ $i -lt 1500 ]; do
@@ -73,6 +74,9 @@ start_node police; ok "police restarts" $?
 drained; ok "it delivers what it acknowledged before stopping" $?
 audited; ok "each acknowledged send exactly once in both audits and the inbox" $?
 sed -n 's/^# /# phase 3: /p' "$T/out"
+u3=$(unanswered)
+[ -n "$u3" ] && [ "$u3" = "$u2" ]
+ok "each disclosure committed before the stop was answered (unanswered: $u2 after the crashes, $u3 now)" $?
 verified; ok "both audit logs verify after the stop" $?
 echo "# phase 3 took $(($(date +%s) - t0)) s"
 

@@ -8,6 +8,8 @@
 #   drained           # police's outbox has nothing pending (40 s at most)
 #   audited           # each acknowledged id DISCLOSED, RECEIVED and in the
 #                     # council's inbox exactly once, DELIVERED at most once
+#   unanswered        # the last audited's count of those DISCLOSED without
+#                     # their client getting the 202 (a crash's, at most)
 #   verified          # both audit logs verify
 STREAMS=${STREAMS:-4}   # parallel clients of police's local API
 
@@ -76,13 +78,19 @@ for m in received:
 for m in delivered:
     if delivered[m] != 1:
         bad.append("%s is DELIVERED %d times" % (m, delivered[m]))
-print("# acknowledged %d, disclosed %d, received %d, delivered %d, inbox %d"
-      % (len(acked), len(disclosed), len(received), len(delivered), len(inbox)))
+print("# acknowledged %d, disclosed %d, received %d, delivered %d, inbox %d, unanswered %d"
+      % (len(acked), len(disclosed), len(received), len(delivered), len(inbox),
+         len(set(disclosed) - set(acked))))
 for b in bad[:20]:
     print(b)
 sys.exit(1 if bad else 0)
 PY
+	st=$?
+	cp "$T/out" "$T/audited"
+	return $st
 }
+
+unanswered() { sed -n 's/^# .*, unanswered \([0-9]*\)$/\1/p' "$T/audited"; }
 
 verified() {
 	for p in police council; do
