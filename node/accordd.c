@@ -47,8 +47,9 @@ static void on_drain(evutil_socket_t fd, short what, void *arg)
 			node_log(d->n, "deliveries still in flight after %d ms: they stay in "
 				 "the outbox and are sent after the restart", DRAIN_MS);
 		else if (!answered)
-			node_log(d->n, "answers still unwritten after %d ms: what they answer "
-				 "stays committed, and GET /v1/outbox lists it", DRAIN_MS);
+			node_log(d->n, "answers still unwritten after %d ms (a client not "
+				 "reading them): a disclosure they answer stays committed, and "
+				 "GET /v1/outbox lists it", DRAIN_MS);
 		event_base_loopexit(d->base, NULL);
 		return;
 	}
