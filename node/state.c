@@ -21,6 +21,7 @@ struct state {
 	store *st;
 	MDB_dbi outbox, inbox, cases;
 	MDB_dbi receipts;     /* inbox_receipts: id -> the receipt answered */
+	MDB_dbi envelopes;    /* outbox_envelopes: id -> the packed envelope */
 	MDB_dbi ix[IX_N];
 	size_t reindexed;     /* items read at open to build missing indexes */
 };
@@ -54,6 +55,8 @@ int state_open(store *st, state **out, accord_error *e)
 		rc = store_db(st, "cases", 0, &s->cases, e);
 	if (rc == 0)
 		rc = store_db(st, "inbox_receipts", 0, &s->receipts, e);
+	if (rc == 0)
+		rc = store_db(st, "outbox_envelopes", 0, &s->envelopes, e);
 	if (rc == 0)
 		rc = open_indexes(s, e);
 	if (rc != 0) {
@@ -135,6 +138,33 @@ static int get(state *s, MDB_dbi dbi, const void *key, size_t klen,
 	return rc;
 }
 
+/* Give item the envelope kept apart for id (none when it has its own). */
+static int envelope_attach(state *s, MDB_txn *txn, const uint8_t id[STATE_ID_LEN],
+			   state_outbox_item *item, accord_error *e)
+{
+	MDB_val k = { STATE_ID_LEN, (void *)id }, v;
+	char hex[2 * STATE_ID_LEN + 1];
+	int rc;
+
+	if (item->envelope.len)
+		return 0;
+	rc = mdb_get(txn, s->envelopes, &k, &v);
+	if (rc == 0) {
+		/* protobuf-c frees it with the item */
+		item->envelope.data = malloc(v.mv_size ? v.mv_size : 1);
+		if (!item->envelope.data)
+			return accord_fail(e, ACCORD_ENOMEM, "out of memory");
+		memcpy(item->envelope.data, v.mv_data, v.mv_size);
+		item->envelope.len = v.mv_size;
+		return 0;
+	}
+	crypto_hex(id, STATE_ID_LEN, hex);
+	if (rc == MDB_NOTFOUND)
+		return accord_fail(e, ACCORD_EPARSE, "the outbox item %s has no envelope: the "
+				   "node's store is damaged", hex);
+	return store_fail(e, rc, "reading an envelope");
+}
+
 /* A visitor may take the message: it sets *m to NULL. */
 typedef int (*each_fn)(const MDB_val *k, ProtobufCMessage **m, void *ctx);
 typedef bool (*skip_fn)(const MDB_val *k, void *ctx);
@@ -151,6 +181,7 @@ struct walk {
 	size_t limit;          /* visit at most this many */
 	bool more;             /* out: the limit left items unvisited */
 	skip_fn skip;          /* may be NULL */
+	bool attach;           /* outbox items: with their envelopes */
 	each_fn fn;
 	void *ctx;
 };
@@ -200,6 +231,13 @@ static int each(state *s, struct walk *w, accord_error *e)
 					 "the node's store is damaged", w->d->short_name, hex);
 			goto out;
 		}
+		if (w->attach) {
+			rc = envelope_attach(s, txn, k.mv_data, (state_outbox_item *)m, e);
+			if (rc != 0) {
+				protobuf_c_message_free_unpacked(m, NULL);
+				goto out;
+			}
+		}
 		stop = w->fn(&k, &m, w->ctx);
 		if (m)
 			protobuf_c_message_free_unpacked(m, NULL);
@@ -226,11 +264,41 @@ static int index_set(MDB_txn *txn, MDB_dbi dbi, const uint8_t id[STATE_ID_LEN], 
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/*
+ * An outbox item is kept without its envelope, which goes once into
+ * outbox_envelopes: the item is rewritten at each attempt and at its
+ * delivery, and small items make those rewrites touch a page or two of a
+ * batch rather than one a item. An item written before this kept its
+ * envelope inline; it is read as it is, and its next rewrite moves the
+ * envelope out.
+ */
+static int envelope_put(state *s, MDB_txn *txn, const uint8_t id[STATE_ID_LEN],
+			const ProtobufCBinaryData *env, accord_error *e)
+{
+	MDB_val k = { STATE_ID_LEN, (void *)id }, v = { env->len, env->data };
+	int rc;
+
+	if (env->len > STATE_ITEM_MAX)
+		return accord_fail(e, ACCORD_ETOOBIG, "an envelope of %zu bytes is too large",
+				   env->len);
+	/* Written once: an envelope never changes. */
+	rc = put_in_order(txn, s->envelopes, &k, &v, MDB_NOOVERWRITE);
+	return rc == 0 || rc == MDB_KEYEXIST ? 0 : store_fail(e, rc, "writing an envelope");
+}
+
 int state_outbox_put(state *s, MDB_txn *txn, const uint8_t id[STATE_ID_LEN],
 		     const state_outbox_item *item, accord_error *e)
 {
 	int ix = outbox_ix(item->state);
-	int rc = put(txn, s->outbox, id, STATE_ID_LEN, &item->base, e);
+	state_outbox_item bare = *item;
+	int rc = 0;
+
+	if (item->envelope.len) {
+		rc = envelope_put(s, txn, id, &item->envelope, e);
+		bare.envelope = (ProtobufCBinaryData){ 0, NULL };
+	}
+	if (rc == 0)
+		rc = put(txn, s->outbox, id, STATE_ID_LEN, &bare.base, e);
 
 	/* The item is in the index of its state and in no other. */
 	for (int i = IX_PENDING; rc == 0 && i <= IX_PAUSED; i++)
@@ -436,8 +504,22 @@ int state_case_put(state *s, MDB_txn *txn, const state_case_item *item, accord_e
 int state_outbox_get(state *s, const uint8_t id[STATE_ID_LEN], state_outbox_item **out,
 		     accord_error *e)
 {
-	return get(s, s->outbox, id, STATE_ID_LEN, &accord__state__outbox_item__descriptor,
-		   (void **)out, e);
+	MDB_txn *txn;
+	int rc = get(s, s->outbox, id, STATE_ID_LEN, &accord__state__outbox_item__descriptor,
+		     (void **)out, e);
+
+	if (rc != 0 || (*out)->envelope.len)
+		return rc;
+	rc = store_read_begin(s->st, &txn, e);
+	if (rc == 0) {
+		rc = envelope_attach(s, txn, id, *out, e);
+		mdb_txn_abort(txn);
+	}
+	if (rc != 0) {
+		state_free(*out);
+		*out = NULL;
+	}
+	return rc;
 }
 
 int state_inbox_get(state *s, const uint8_t id[STATE_ID_LEN], state_inbox_item **out,
@@ -490,7 +572,8 @@ int state_outbox_each_pending(state *s, bool (*skip)(const uint8_t id[STATE_ID_L
 	struct each_ctx c = { .take = fn, .skip = skip, .ctx = ctx };
 	struct walk w = { .dbi = s->ix[IX_PENDING], .via = &s->outbox,
 			  .d = &accord__state__outbox_item__descriptor, .limit = SIZE_MAX,
-			  .skip = skip ? skip_id : NULL, .fn = visit, .ctx = &c };
+			  .skip = skip ? skip_id : NULL, .attach = true, .fn = visit,
+			  .ctx = &c };
 
 	return each(s, &w, e);
 }

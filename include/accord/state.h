@@ -12,6 +12,16 @@
  *   inbox   message id (16 bytes)                  -> InboxItem
  *   cases   referrer \0 recipient \0 referral_id   -> CaseItem
  *
+ * An outbox item's envelope is kept apart, written once, in
+ *
+ *   outbox_envelopes  message id -> the packed Envelope
+ *
+ * so that the item, rewritten at each attempt and at its delivery, stays
+ * small: state_outbox_put moves it there, and the reads that deliver
+ * (state_outbox_get, state_outbox_each_pending) give it back in the item.
+ * An item an earlier version wrote with its envelope inside reads the
+ * same. A page of the list (state_outbox_page) does not read it.
+ *
  * and indexes, each message id -> (empty), written by the puts in the same
  * transaction as the item, so that their sizes are counts (state_count)
  * and a list of one state reads only its items (state_outbox_page):

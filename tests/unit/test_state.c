@@ -447,6 +447,133 @@ static void test_damaged_item(void **cm)
 	st_close(&t);
 }
 
+/* ---- envelopes kept apart ------------------------------------------------------- */
+
+struct put_item {
+	state *s;
+	const state_outbox_item *it;
+};
+
+/* Put it as outbox item (created_ms - 1000), through state_outbox_put. */
+static int put_item(MDB_txn *txn, void *ctx, accord_error *e)
+{
+	const struct put_item *p = ctx;
+	uint8_t id[STATE_ID_LEN];
+
+	id_of((unsigned)(p->it->created_ms - 1000), id);
+	return state_outbox_put(p->s, txn, id, p->it, e);
+}
+
+struct took {
+	unsigned n;
+	char env[4][16];
+};
+
+static int take_pending(const uint8_t id[STATE_ID_LEN], state_outbox_item **item, void *ctx)
+{
+	struct took *t = ctx;
+
+	if (t->n < 4)
+		snprintf(t->env[t->n++], sizeof t->env[0], "%.*s", (int)(*item)->envelope.len,
+			 (*item)->envelope.data ? (const char *)(*item)->envelope.data : "");
+	return 0;
+}
+
+/* The raw value of key id in the named database, or 0 bytes when none. */
+static size_t raw_size(struct st *t, const char *db, const uint8_t id[STATE_ID_LEN])
+{
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = { STATE_ID_LEN, (void *)id }, v = { 0, NULL };
+
+	assert_int_equal(mdb_txn_begin(store_env(t->st), NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, db, 0, &dbi), 0);
+	if (mdb_get(txn, dbi, &k, &v) != 0)
+		v.mv_size = 0;
+	mdb_txn_abort(txn);
+	return v.mv_size;
+}
+
+/* An outbox item is stored without its envelope, which is kept once apart
+ * and given back with the item; an item written with its envelope inside
+ * (as before) reads the same, and its next rewrite moves it apart; an item
+ * whose envelope is gone is an error naming it. */
+static void test_envelopes_apart(void **cm)
+{
+	struct st t = { 0 };
+	state_outbox_item it = ACCORD__STATE__OUTBOX_ITEM__INIT, *got = NULL;
+	uint8_t id[STATE_ID_LEN], packed[256];
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = { STATE_ID_LEN, id }, v;
+	struct took took = { 0 };
+	accord_error e = { 0 };
+
+	st_open(&t);
+	/* Item 1, written now: the envelope apart, the item without it. */
+	it.recipient = "council";
+	it.state = OB(PENDING);
+	it.created_ms = 1001;
+	it.envelope = (ProtobufCBinaryData){ 9, (uint8_t *)"envelope1" };
+	assert_int_equal(store_write(t.st, put_item, &(struct put_item){ t.s, &it }, &e), 0);
+	id_of(1, id);
+	assert_int_equal(raw_size(&t, "outbox_envelopes", id), 9);
+	it.envelope = (ProtobufCBinaryData){ 0, NULL };
+	assert_int_equal(raw_size(&t, "outbox", id), protobuf_c_message_get_packed_size(&it.base));
+	assert_int_equal(state_outbox_get(t.s, id, &got, &e), 0);
+	assert_int_equal(got->envelope.len, 9);
+	assert_memory_equal(got->envelope.data, "envelope1", 9);
+	/* Rewritten as read, envelope and all (as settling does): the
+	 * envelope apart is kept, the item stays without it. */
+	got->attempts = 1;
+	assert_int_equal(store_write(t.st, put_item, &(struct put_item){ t.s, got }, &e), 0);
+	assert_int_equal(raw_size(&t, "outbox_envelopes", id), 9);
+	got->envelope.len = 0;
+	assert_int_equal(raw_size(&t, "outbox", id), protobuf_c_message_get_packed_size(&got->base));
+	got->envelope.len = 9;
+	state_free(got);
+	got = NULL;
+
+	/* Item 2, as an earlier version wrote it: the envelope inside. */
+	it.created_ms = 1002;
+	it.envelope = (ProtobufCBinaryData){ 9, (uint8_t *)"envelope2" };
+	id_of(2, id);
+	assert_true(protobuf_c_message_get_packed_size(&it.base) <= sizeof packed);
+	v = (MDB_val){ protobuf_c_message_pack(&it.base, packed), packed };
+	assert_int_equal(mdb_txn_begin(store_env(t.st), NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "outbox", 0, &dbi), 0);
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_dbi_open(txn, "outbox_pending", 0, &dbi), 0);
+	v = (MDB_val){ 0, NULL };
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	assert_int_equal(raw_size(&t, "outbox_envelopes", id), 0);
+	assert_int_equal(state_outbox_each_pending(t.s, NULL, take_pending, &took, &e), 0);
+	assert_int_equal(took.n, 2);
+	assert_string_equal(took.env[0], "envelope1");
+	assert_string_equal(took.env[1], "envelope2");
+	/* Its next rewrite moves the envelope apart. */
+	assert_int_equal(store_write(t.st, put_item, &(struct put_item){ t.s, &it }, &e), 0);
+	assert_int_equal(raw_size(&t, "outbox_envelopes", id), 9);
+	it.envelope = (ProtobufCBinaryData){ 0, NULL };
+	assert_int_equal(raw_size(&t, "outbox", id), protobuf_c_message_get_packed_size(&it.base));
+
+	/* Item 1's envelope gone: reading it says which item and why. */
+	id_of(1, id);
+	assert_int_equal(mdb_txn_begin(store_env(t.st), NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "outbox_envelopes", 0, &dbi), 0);
+	assert_int_equal(mdb_del(txn, dbi, &k, NULL), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	assert_int_equal(state_outbox_get(t.s, id, &got, &e), ACCORD_EPARSE);
+	assert_null(got);
+	if (!strstr(e.msg, "the outbox item 0100000000000100000000000000005a has no envelope"))
+		fail_msg("%s", e.msg);
+	took.n = 0;
+	assert_int_equal(state_outbox_each_pending(t.s, NULL, take_pending, &took, &e),
+			 ACCORD_EPARSE);
+	st_close(&t);
+}
+
 /* ---- a store written before the indexes ------------------------------------- */
 
 static const char *const all_indexes[] = {
@@ -643,6 +770,7 @@ int main(void)
 		cmocka_unit_test(test_ordered_pages),
 		cmocka_unit_test(test_page_edges),
 		cmocka_unit_test(test_damaged_item),
+		cmocka_unit_test(test_envelopes_apart),
 		cmocka_unit_test(test_reindex_read_only),
 	};
 	const th_table tables[] = {
