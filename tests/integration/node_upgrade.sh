@@ -1,8 +1,9 @@
 #!/bin/sh
-# Outbox items written before an item kept its envelope's purpose and
-# record digest: a node that finds such items pending reads both from the
-# envelope, delivers them, and audits DELIVERED with the same digest and
-# purpose as the DISCLOSED entry.
+# Outbox items as the first version wrote them, the envelope inside the
+# item and neither its purpose nor its record digest beside it: a node
+# that finds such items pending reads the envelope from the item and both
+# facts from the envelope, delivers them, and audits DELIVERED with the
+# same digest and purpose as the DISCLOSED entry.
 . "$(dirname "$0")/lib/tap.sh"
 . "$(dirname "$0")/lib/partnership.sh"
 : "${TOOLS:?set TOOLS to the test tools directory}"
@@ -20,7 +21,7 @@ done
 stop_node police; ok "police stops with them pending" $?
 
 run 0 "$TOOLS/outbox_strip" "$T/police/data" && [ "$(cat "$T/out")" = 3 ]
-ok "the three pending items lose their purpose and record digest" $?
+ok "the three pending items are rewritten as the first version wrote them" $?
 
 start_node police && start_node council; ok "both nodes start" $?
 wait_for police /v1/outbox '"delivered":3' && has '"pending":0'; ok "all three are delivered" $?

@@ -1,9 +1,11 @@
 /*
- * outbox_strip.c - make a stopped node's pending outbox items look as they
- * were written before an item kept its envelope's purpose and record
- * digest: outbox_strip DATA_DIR clears both in every PENDING item and
- * prints how many it changed. The node must then read them back from the
- * envelope (parcel_facts in node/node_outbox.c).
+ * outbox_strip.c - make a stopped node's pending outbox items look as the
+ * earliest version wrote them: the envelope inside the item (not kept
+ * apart in outbox_envelopes), and neither the envelope's purpose nor its
+ * record digest. outbox_strip DATA_DIR rewrites every PENDING item so and
+ * prints how many it changed. The node must then read the envelope from
+ * the item and both facts from the envelope (parcel_facts in
+ * node/node_outbox.c).
  */
 #include "accord/state.h"
 #include "accord/store.h"
@@ -12,6 +14,7 @@
 
 struct strip {
 	state *sb;
+	MDB_dbi outbox, envelopes;
 	size_t n;
 	uint8_t id[STRIP_MAX][STATE_ID_LEN];
 	state_outbox_item *item[STRIP_MAX];
@@ -41,8 +44,18 @@ static int put_all(MDB_txn *txn, void *ctx, accord_error *e)
 		it->purpose = (char *)protobuf_c_empty_string;
 		free(it->record_sha256.data);
 		it->record_sha256 = (ProtobufCBinaryData){ 0, NULL };
-		if (state_outbox_put(s->sb, txn, s->id[i], it, e) != 0)
-			return e->code;
+		/* Written as it was: the item whole, its envelope inside. */
+		MDB_val k = { STATE_ID_LEN, s->id[i] };
+		MDB_val v = { protobuf_c_message_get_packed_size(&it->base), NULL };
+		int rc = mdb_put(txn, s->outbox, &k, &v, MDB_RESERVE);
+
+		if (rc == 0) {
+			protobuf_c_message_pack(&it->base, v.mv_data);
+			rc = mdb_del(txn, s->envelopes, &k, NULL);
+			rc = rc == MDB_NOTFOUND ? 0 : rc;
+		}
+		if (rc != 0)
+			return accord_fail(e, ACCORD_EIO, "%s", mdb_strerror(rc));
 	}
 	return 0;
 }
@@ -59,6 +72,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (store_open(argv[1], NULL, &st, &e) != 0 || state_open(st, &s.sb, &e) != 0 ||
+	    store_db(st, "outbox", 0, &s.outbox, &e) != 0 ||
+	    store_db(st, "outbox_envelopes", 0, &s.envelopes, &e) != 0 ||
 	    state_outbox_each_pending(s.sb, NULL, take, &s, &e) < 0 ||
 	    store_write(st, put_all, &s, &e) != 0) {
 		fprintf(stderr, "outbox_strip: %s\n", accord_error_msg(&e));
