@@ -114,26 +114,34 @@ static int put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
 	return 0;
 }
 
+/* The message at key in dbi, read in txn. */
+static int get_in(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
+		  const ProtobufCMessageDescriptor *d, void **out, accord_error *e)
+{
+	MDB_val k = { klen, (void *)key }, v;
+	int rc = mdb_get(txn, dbi, &k, &v);
+
+	if (rc == MDB_NOTFOUND)
+		return ACCORD_ENOTFOUND;
+	if (rc != 0)
+		return store_fail(e, rc, "reading the node's state");
+	*out = protobuf_c_message_unpack(d, NULL, v.mv_size, v.mv_data);
+	if (!*out)
+		return accord_fail(e, ACCORD_EPARSE, "a stored %s does not unpack",
+				   d->short_name);
+	return 0;
+}
+
+/* The message at key in dbi, in a read transaction of its own. */
 static int get(state *s, MDB_dbi dbi, const void *key, size_t klen,
 	       const ProtobufCMessageDescriptor *d, void **out, accord_error *e)
 {
 	MDB_txn *txn;
-	MDB_val k = { klen, (void *)key }, v;
 	int rc = store_read_begin(s->st, &txn, e);
 
 	if (rc != 0)
 		return rc;
-	rc = mdb_get(txn, dbi, &k, &v);
-	if (rc == MDB_NOTFOUND) {
-		rc = ACCORD_ENOTFOUND;
-	} else if (rc != 0) {
-		rc = store_fail(e, rc, "reading the node's state");
-	} else {
-		*out = protobuf_c_message_unpack(d, NULL, v.mv_size, v.mv_data);
-		if (!*out)
-			rc = accord_fail(e, ACCORD_EPARSE, "a stored %s does not unpack",
-					 d->short_name);
-	}
+	rc = get_in(txn, dbi, key, klen, d, out, e);
 	mdb_txn_abort(txn);
 	return rc;
 }
@@ -505,20 +513,18 @@ int state_outbox_get(state *s, const uint8_t id[STATE_ID_LEN], state_outbox_item
 		     accord_error *e)
 {
 	MDB_txn *txn;
-	int rc = get(s, s->outbox, id, STATE_ID_LEN, &accord__state__outbox_item__descriptor,
-		     (void **)out, e);
+	int rc = store_read_begin(s->st, &txn, e);
 
-	if (rc != 0 || (*out)->envelope.len)
+	if (rc != 0)
 		return rc;
-	rc = store_read_begin(s->st, &txn, e);
-	if (rc == 0) {
-		rc = envelope_attach(s, txn, id, *out, e);
-		mdb_txn_abort(txn);
-	}
-	if (rc != 0) {
+	/* The item and its envelope apart, from one snapshot. */
+	rc = get_in(txn, s->outbox, id, STATE_ID_LEN, &accord__state__outbox_item__descriptor,
+		    (void **)out, e);
+	if (rc == 0 && (rc = envelope_attach(s, txn, id, *out, e)) != 0) {
 		state_free(*out);
 		*out = NULL;
 	}
+	mdb_txn_abort(txn);
 	return rc;
 }
 
