@@ -11,15 +11,21 @@ quick_retries police council
 start_node police && start_node council; ok "police and council nodes start" $?
 . "$(dirname "$0")/lib/stream.sh"
 
+# acked_at_least COUNT: wait until COUNT sends are acknowledged (at most
+# 30 s).
+acked_at_least() {
+	i=0
+	while [ "$(acked | wc -l)" -lt "$1" ] && [ $i -lt 1500 ]; do
+		sleep 0.02
+		i=$((i + 1))
+	done
+}
+
 # kill_after NODE COUNT: SIGKILL NODE once COUNT sends are acknowledged
 # (bounded: at the latest after 30 s).
 kill_after() {
 	pid=$(pvar PID "$1")
-	i=0
-	while [ "$(acked | wc -l)" -lt "$2" ] && [ $i -lt 1500 ]; do
-		sleep 0.02
-		i=$((i + 1))
-	done
+	acked_at_least "$2"
 	kill -KILL "$pid"
 	wait "$pid" 2>/dev/null
 	eval "PID_$(echo "$1" | tr - _)="
@@ -60,11 +66,7 @@ echo "# phase 2 took $(($(date +%s) - t0)) s"
 t0=$(date +%s)
 u2=$(unanswered)
 stream 3 1000
-i=0
-while [ "$(acked | wc -l)" -lt $((n1 + n2 + 200)) ] && [ $i -lt 1500 ]; do
-	sleep 0.02
-	i=$((i + 1))
-done
+acked_at_least $((n1 + n2 + 200))
 stop_node police; ok "police stops with SIGTERM during the stream, with status 0" $?
 wait $pids
 n3=$(($(acked | wc -l) - n1 - n2))

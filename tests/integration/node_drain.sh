@@ -65,12 +65,17 @@ while data:
 print("%d whole answers" % whole)
 PY
 	slow_pid=$!
-	i=0
-	while [ ! -f "$T/ready" ] && [ $i -lt 200 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-	[ -f "$T/ready" ]
+	await 200 -f "$T/ready"
+}
+
+# stopped_since T0: stop police (SIGTERM), with its status in $st and the
+# seconds since T0 in $el; then end the slow client.
+stopped_since() {
+	stop_node police
+	st=$?
+	el=$(($(date +%s) - $1))
+	kill "$slow_pid" 2>/dev/null
+	wait "$slow_pid" 2>/dev/null
 }
 
 slow all; ok "a client pipelines 40 requests to police and reads one answer's head" $?
@@ -85,11 +90,7 @@ stop_node police; ok "then it exits, with status 0, $(($(date +%s) - t0)) s afte
 
 start_node police; ok "police restarts" $?
 slow none; ok "a client pipelines 40 requests again and reads one answer's head" $?
-t0=$(date +%s)
-stop_node police; st=$?
-el=$(($(date +%s) - t0))
-kill "$slow_pid" 2>/dev/null
-wait "$slow_pid" 2>/dev/null
+stopped_since "$(date +%s)"
 [ $st -eq 0 ] && [ $el -le 20 ]
 ok "police waits for a client that reads nothing, then exits with status 0 ($el s)" $?
 grep "answers still unwritten after 5000 ms" "$T/police/log" >"$T/out"
@@ -102,10 +103,7 @@ pid=$(pvar PID police)
 t0=$(date +%s)
 kill -TERM "$pid"
 sleep 0.5
-stop_node police; st=$?
-el=$(($(date +%s) - t0))
-kill "$slow_pid" 2>/dev/null
-wait "$slow_pid" 2>/dev/null
+stopped_since "$t0"
 [ $st -eq 0 ] && [ $el -lt 4 ]
 ok "a second SIGTERM stops police at once, with status 0 ($el s)" $?
 [ "$(grep -c "answers still unwritten" "$T/police/log")" -eq 1 ] &&

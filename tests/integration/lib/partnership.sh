@@ -5,6 +5,7 @@
 #   partnership police council ngo    # ids; sets PORT_<id> and writes
 #                                     # $T/<id>/{keys,accordd.yaml}, $T/protocol.yaml
 #   start_node police                 # runs accordd, waits for its socket
+#   await 100 -f FILE                 # waits (0.05 s a try) until FILE is there
 #   stop_node police                  # SIGTERM, waits for the exit
 #   api police GET /v1/status         # the local API via curl
 #   wait_for police /v1/outbox TEXT   # poll it until the answer holds TEXT
@@ -65,15 +66,21 @@ quick_retries() {
 	done
 }
 
-start_node() {
-	"$ACCORDD" --config "$T/$1/accordd.yaml" >>"$T/$1/log" 2>&1 &
-	eval "PID_$(echo "$1" | tr - _)=$!"
+# await TRIES TEST PATH: 0 once [ TEST PATH ] holds (TEST: -S, -f, ...),
+# looked at every 0.05 s, at most TRIES times.
+await() {
 	i=0
-	while [ ! -S "$T/$1/run/accord.sock" ] && [ $i -lt 100 ]; do
+	while [ ! "$2" "$3" ] && [ $i -lt "$1" ]; do
 		sleep 0.05
 		i=$((i + 1))
 	done
-	[ -S "$T/$1/run/accord.sock" ]
+	[ "$2" "$3" ]
+}
+
+start_node() {
+	"$ACCORDD" --config "$T/$1/accordd.yaml" >>"$T/$1/log" 2>&1 &
+	eval "PID_$(echo "$1" | tr - _)=$!"
+	await 100 -S "$T/$1/run/accord.sock"
 }
 
 stop_node() {
