@@ -30,8 +30,7 @@ held.close()
 time.sleep(4)
 PY
 client=$!
-i=0
-while [ ! -s "$T/held" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+await 100 -s "$T/held"
 sleep 0.5
 t1=$(ticks "$pid")
 s1=$(date +%s)
