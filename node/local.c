@@ -1,6 +1,8 @@
 /* local.c - the local API on a Unix socket: HTTP and JSON. */
 #include <sys/queue.h>
 
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
@@ -43,6 +45,31 @@ static void gone(struct evhttp_connection *conn, void *arg)
 	l->owed--;
 }
 
+/*
+ * evhttp stops reading a connection when it has read a request, and
+ * reads it again (for a closed connection, with no read callback) only
+ * once the answer is under way: two epoll_ctl calls a request, as the
+ * answer to a disclosure comes on a later loop turn. Reading goes on here
+ * at once, as evhttp would set it for the answer: the connection's input
+ * is kept for later, and a client that closes meanwhile is seen now
+ * (evhttp frees the connection, and the answer is dropped when given).
+ * The state of the loop's events for the connection is then unchanged
+ * from one request to the next.
+ */
+static void keep_reading(struct evhttp_connection *conn)
+{
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(conn);
+	bufferevent_data_cb rd, wr;
+	bufferevent_event_cb ev;
+	void *arg;
+
+	if (!bev)
+		return;
+	bufferevent_getcb(bev, &rd, &wr, &ev, &arg);
+	bufferevent_setcb(bev, NULL, wr, ev, arg);
+	bufferevent_enable(bev, EV_READ);
+}
+
 static void take(local *l, struct evhttp_request *req)
 {
 	struct evhttp_connection *conn = evhttp_request_get_connection(req);
@@ -52,11 +79,43 @@ static void take(local *l, struct evhttp_request *req)
 	l->owed++;
 	evhttp_request_set_on_complete_cb(req, answered, l);
 	evhttp_connection_set_closecb(conn, gone, l);
+	keep_reading(conn);
 }
 
 bool local_idle(const local *l)
 {
 	return l->owed == 0;
+}
+
+/*
+ * An answer the node gives later (after its commit) is written at once.
+ * evhttp would enable the connection's write event and write the answer
+ * on the next loop turn, when epoll says the socket is writable: two more
+ * epoll_ctl calls a request (add, then remove the write event) and an
+ * event to dispatch, for a Unix socket that almost always has room. So
+ * the answer is written here, and when it went out whole, evhttp is told
+ * as its bufferevent would tell it (the write callback, the output below
+ * its low-water mark of 0): it finishes the request and reads the next.
+ * A short or failed write is left to the write event as before, which
+ * writes the rest or reports the error. Not inside route(), where evhttp
+ * is in its read callback: answers given there go the usual way.
+ */
+static bool routing;    /* inside route(); the loop's thread alone reads it */
+
+static void reply_later(const node_reply *r, void *arg)
+{
+	struct evhttp_request *req = arg;
+	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+	struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
+	struct evbuffer *out;
+
+	http_reply_node(r, req);    /* req may be gone now; conn and bev are not */
+	if (!bev || routing)
+		return;
+	out = bufferevent_get_output(bev);
+	if (evbuffer_get_length(out) > 0 && evbuffer_write(out, bufferevent_getfd(bev)) > 0 &&
+	    evbuffer_get_length(out) == 0)
+		bufferevent_trigger(bev, EV_WRITE, 0);
 }
 
 static void post_disclosure(local *l, struct evhttp_request *req)
@@ -70,7 +129,7 @@ static void post_disclosure(local *l, struct evhttp_request *req)
 				 "or could not be read");
 		return;
 	}
-	node_submit(l->n, body, len, http_reply_node, req);
+	node_submit(l->n, body, len, reply_later, req);
 	free(body);
 }
 
@@ -222,7 +281,7 @@ static void inbox_item(local *l, struct evhttp_request *req, const char *rest, b
 	memcpy(id, rest, n);
 	id[n] = '\0';
 	if (slash && strcmp(slash, "/ack") == 0 && post) {
-		node_inbox_ack(l->n, id, http_reply_node, req);
+		node_inbox_ack(l->n, id, reply_later, req);
 		return;
 	}
 	if (!slash && !post)
@@ -242,6 +301,7 @@ static void route(struct evhttp_request *req, void *arg)
 	bool post = evhttp_request_get_command(req) == EVHTTP_REQ_POST;
 
 	take(l, req);
+	routing = true;
 	if (!path)
 		path = "";
 	if (strcmp(path, "/v1/disclosures") == 0 && post)
@@ -258,6 +318,7 @@ static void route(struct evhttp_request *req, void *arg)
 		get_metrics(l, req);
 	else
 		http_reply_error(req, 404, "no such resource: %s %s", get ? "GET" : "POST", path);
+	routing = false;
 }
 
 int local_open(node *n, local **out, accord_error *e)
