@@ -50,12 +50,23 @@ static void gone(struct evhttp_connection *conn, void *arg)
  * reads it again (for a closed connection, with no read callback) only
  * once the answer is under way: two epoll_ctl calls a request, as the
  * answer to a disclosure comes on a later loop turn. Reading goes on here
- * at once, as evhttp would set it for the answer: the connection's input
- * is kept for later, and a client that closes meanwhile is seen now
- * (evhttp frees the connection, and the answer is dropped when given).
- * The state of the loop's events for the connection is then unchanged
- * from one request to the next.
+ * at once, as evhttp would set it for the answer, so that the state of
+ * the loop's events for the connection is unchanged from one request to
+ * the next. The connection's input is kept for its next request. The end
+ * of its input is not an error until the answer is under way: a client
+ * that sent its request and shut down its side of the connection still
+ * gets the answer, as before. Errors go to evhttp's own callback, which
+ * is the same function for every connection.
  */
+static bufferevent_event_cb evhttp_event_cb;
+
+static void while_taken(struct bufferevent *bev, short what, void *arg)
+{
+	if (what == (BEV_EVENT_READING | BEV_EVENT_EOF))
+		return;     /* bufferevent stopped reading; the answer goes out */
+	evhttp_event_cb(bev, what, arg);
+}
+
 static void keep_reading(struct evhttp_connection *conn)
 {
 	struct bufferevent *bev = evhttp_connection_get_bufferevent(conn);
@@ -66,7 +77,10 @@ static void keep_reading(struct evhttp_connection *conn)
 	if (!bev)
 		return;
 	bufferevent_getcb(bev, &rd, &wr, &ev, &arg);
-	bufferevent_setcb(bev, NULL, wr, ev, arg);
+	if (!ev || (evhttp_event_cb && ev != evhttp_event_cb))
+		return;
+	evhttp_event_cb = ev;
+	bufferevent_setcb(bev, NULL, wr, while_taken, arg);
 	bufferevent_enable(bev, EV_READ);
 }
 

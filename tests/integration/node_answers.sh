@@ -7,7 +7,8 @@
 # - 20 that post a disclosure and close at once, before the answer: the
 #   node writes to a closed socket, goes on serving, and owes nothing when
 #   it stops;
-# - 20 that ask the node to close the connection after its answer.
+# - 20 that ask the node to close the connection after its answer, and
+#   20 that shut down their side of it once the request is sent.
 # Every disclosure answered 202 is then audited, delivered and in the
 # council's inbox exactly once.
 . "$(dirname "$0")/lib/tap.sh"
@@ -71,7 +72,8 @@ PY
 ok "a client pipelines 600 disclosures and reads nothing until its socket is full: $(tail -1 "$T/out")" $?
 
 # MODE "close": post and close before the answer; "ask": post asking the
-# node to close after its answer, and read it to the end.
+# node to close after its answer, and read it to the end; "half": post,
+# shut down the writing side, and read the answer to the end.
 clients() {
 	python3 - "$T/police/run/accord.sock" "$T/body.json" "$1" "$T/ack.$1.0" \
 		>"$T/out" 2>&1 <<'PY'
@@ -87,7 +89,9 @@ for i in range(20):
     s.connect(path)
     s.settimeout(30)
     s.sendall(req)
-    if mode == "ask":
+    if mode == "half":
+        s.shutdown(socket.SHUT_WR)
+    if mode != "close":
         data = b""
         while True:
             chunk = s.recv(65536)
@@ -104,9 +108,10 @@ PY
 }
 clients close; ok "20 clients post a disclosure and close before the answer" $?
 clients ask; ok "20 clients ask the node to close after its answer: each gets a 202, then the end" $?
+clients half; ok "20 clients shut down their side after the request: each gets a 202" $?
 stream 1 100
 wait $pids
-acked >"$T/out"; [ "$(wc -l <"$T/out")" -eq 720 ]; ok "police goes on serving: 100 more sends acknowledged" $?
+acked >"$T/out"; [ "$(wc -l <"$T/out")" -eq 740 ]; ok "police goes on serving: 100 more sends acknowledged" $?
 kill -0 "$(pvar PID police)"; ok "police is still running" $?
 
 drained; ok "police's outbox drains" $?
