@@ -318,9 +318,14 @@ bool record_utf8_ok(const char *s, size_t n)
 {
 	uint32_t cp;
 
-	for (size_t i = 0, k; i < n; i += k)
+	for (size_t i = 0, k; i < n; i += k) {
+		if ((unsigned char)s[i] - 1u < 0x7fu) {
+			k = 1;      /* ASCII other than NUL, most of any text */
+			continue;
+		}
 		if ((k = rec_utf8_char(s + i, n - i, &cp)) == 0)
 			return false;
+	}
 	return true;
 }
 

@@ -322,6 +322,36 @@ static void test_deep_copy(void **state)
 	record_selection_free(s);
 }
 
+/* record_utf8_ok: well-formed UTF-8 (RFC 3629) with no NUL, over n bytes. */
+static const struct utf8_case {
+	const char *name, *in;
+	size_t len;
+	bool ok;
+} utf8_cases[] = {
+	{ "utf8: ASCII, DEL included", "police \x7f", 8, true },
+	{ "utf8: empty", "", 0, true },
+	{ "utf8: two, three and four bytes", "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9, true },
+	{ "utf8: the last scalar value", "a\xf4\x8f\xbf\xbf", 5, true },
+	{ "utf8: a NUL after ASCII", "ab\0c", 4, false },
+	{ "utf8: a NUL first", "\0", 1, false },
+	{ "utf8: a stray continuation byte", "ab\x80", 3, false },
+	{ "utf8: an overlong two-byte form", "\xc0\x80", 2, false },
+	{ "utf8: an overlong three-byte form", "a\xe0\x80\x80", 4, false },
+	{ "utf8: a surrogate", "\xed\xa0\x80", 3, false },
+	{ "utf8: past U+10FFFF", "\xf4\x90\x80\x80", 4, false },
+	{ "utf8: cut short at the end", "police \xe2\x82", 9, false },
+	{ "utf8: ASCII where a continuation byte belongs", "\xc3" "a", 2, false },
+	{ "utf8: 0xff", "abc\xff", 4, false },
+	{ "utf8: only the bytes given are read", "ab\xff", 2, true },
+};
+
+static void test_utf8_case(void **state)
+{
+	const struct utf8_case *c = *state;
+
+	assert_int_equal(record_utf8_ok(c->in, c->len), c->ok);
+}
+
 /* record_utf8_escape: text as it is, other bytes as \xNN, cut short only
  * between characters and escapes. */
 static const struct escape_case {
@@ -569,6 +599,7 @@ int main(void)
 		TH_TABLE(min_cases, test_min_case),
 		TH_TABLE(check_cases, test_check_case),
 		TH_TABLE(sel_cases, test_sel_case),
+		TH_TABLE(utf8_cases, test_utf8_case),
 		TH_TABLE(escape_cases, test_escape_case),
 		TH_TABLE(term_cases, test_term_case),
 		TH_TABLE(exact_cases, test_exact_case),
