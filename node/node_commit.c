@@ -52,6 +52,7 @@ struct committer {
 	enum { CW_IDLE, CW_QUEUED, CW_DONE } state;   /* under mu */
 	bool quit;
 	int efd;                      /* the writer's "done" to the loop */
+	double handed_at;             /* the loop's: when the commit was handed over */
 	struct event *done_ev;
 	struct event *rcpt_ev;        /* stores kept receipts when nothing else comes */
 	struct batch b;               /* the commit in the writer's hands */
@@ -296,6 +297,8 @@ static void take(node *n, struct batch *f)
 	pthread_mutex_lock(&cw->mu);
 	cw->state = CW_IDLE;
 	pthread_mutex_unlock(&cw->mu);
+	if (cw->busy)   /* the writer had it: not ops failed at the handover */
+		node_metric_commit(n, f->n_ops, f->rc == 0, node_monotonic() - cw->handed_at);
 	cw->busy = false;
 	if (f->rc == ACCORD_EFULL || f->rc == ACCORD_EIO)
 		n->broken = true;
@@ -358,6 +361,7 @@ static void hand_over(node *n)
 	n->n_ops = 0;
 	n->rcpt = NULL;
 	n->n_rcpt = n->cap_rcpt = 0;
+	cw->handed_at = node_monotonic();
 	if (n->broken) {
 		/* Nothing more can be recorded: fail them here. */
 		cw->b.rc = accord_fail(&cw->b.e, ACCORD_EIO, NODE_BROKEN_WHY);

@@ -67,6 +67,13 @@ struct op {
 #define METRIC_SERIES 256
 #define METRIC_BUCKETS 11
 
+/* A Prometheus histogram of seconds, over node_views.c's bounds. */
+struct histogram {
+	uint64_t bucket[METRIC_BUCKETS];  /* cumulative counts per bound */
+	double sum;
+	uint64_t count;
+};
+
 struct metrics {
 	uint64_t disclosed, refused, received, delivered, delivery_failures;
 	/* disclosures by (partner, purpose, outcome), as the local API saw them */
@@ -76,15 +83,18 @@ struct metrics {
 		uint64_t n;
 	} series[METRIC_SERIES];
 	size_t n_series;
-	/* seconds from a local request to its durable answer */
-	uint64_t bucket[METRIC_BUCKETS];  /* cumulative counts per bound */
-	double latency_sum;
-	uint64_t latency_count;
+	struct histogram latency;   /* from a local request to its durable answer */
+	/* the group commits: how many, of how many audited changes, how long
+	 * from the handover to the writer until durable */
+	uint64_t commits, commits_failed, committed_ops;
+	struct histogram commit;
 };
 
 /* Count one answered local request (node_views.c). */
 void node_metric_disclosure(node *n, const char *partner, const char *purpose,
 			    const char *outcome, double seconds);
+/* Count one group commit of ops changes (node_views.c). */
+void node_metric_commit(node *n, size_t ops, bool ok, double seconds);
 double node_monotonic(void);
 
 struct node {

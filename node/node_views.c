@@ -300,6 +300,24 @@ static const double bounds[METRIC_BUCKETS] = {
 	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
 };
 
+static void hist_add(struct histogram *h, double seconds)
+{
+	for (size_t b = 0; b < METRIC_BUCKETS; b++)
+		h->bucket[b] += seconds <= bounds[b];
+	h->sum += seconds;
+	h->count++;
+}
+
+static void hist_print(FILE *f, const char *name, const char *help, const struct histogram *h)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+	for (size_t b = 0; b < METRIC_BUCKETS; b++)
+		fprintf(f, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[b],
+			(unsigned long long)h->bucket[b]);
+	fprintf(f, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n%s_count %llu\n", name,
+		(unsigned long long)h->count, name, h->sum, name, (unsigned long long)h->count);
+}
+
 double node_monotonic(void)
 {
 	struct timespec ts;
@@ -326,10 +344,17 @@ void node_metric_disclosure(node *n, const char *partner, const char *purpose,
 	}
 	if (i < m->n_series)
 		m->series[i].n++;
-	for (size_t b = 0; b < METRIC_BUCKETS; b++)
-		m->bucket[b] += seconds <= bounds[b];
-	m->latency_sum += seconds;
-	m->latency_count++;
+	hist_add(&m->latency, seconds);
+}
+
+void node_metric_commit(node *n, size_t ops, bool ok, double seconds)
+{
+	struct metrics *m = &n->m;
+
+	m->commits++;
+	m->commits_failed += !ok;
+	m->committed_ops += ops;
+	hist_add(&m->commit, seconds);
 }
 
 /* The labelled series and the histogram, Prometheus text. */
@@ -341,15 +366,20 @@ static void metrics_series(const struct metrics *m, FILE *f)
 		fprintf(f, "accord_local_disclosures_total{partner=\"%s\",purpose=\"%s\","
 			"outcome=\"%s\"} %llu\n", m->series[i].partner, m->series[i].purpose,
 			m->series[i].outcome, (unsigned long long)m->series[i].n);
-	fprintf(f, "# HELP accord_disclosure_seconds From a local request to its durable "
-		"answer.\n# TYPE accord_disclosure_seconds histogram\n");
-	for (size_t b = 0; b < METRIC_BUCKETS; b++)
-		fprintf(f, "accord_disclosure_seconds_bucket{le=\"%g\"} %llu\n", bounds[b],
-			(unsigned long long)m->bucket[b]);
-	fprintf(f, "accord_disclosure_seconds_bucket{le=\"+Inf\"} %llu\n"
-		"accord_disclosure_seconds_sum %.6f\naccord_disclosure_seconds_count %llu\n",
-		(unsigned long long)m->latency_count, m->latency_sum,
-		(unsigned long long)m->latency_count);
+	hist_print(f, "accord_disclosure_seconds", "From a local request to its durable "
+		   "answer.", &m->latency);
+	fprintf(f, "# HELP accord_commits_total Group commits of the audit log and the "
+		"state, by outcome.\n# TYPE accord_commits_total counter\n"
+		"accord_commits_total{outcome=\"ok\"} %llu\n"
+		"accord_commits_total{outcome=\"failed\"} %llu\n"
+		"# HELP accord_committed_changes_total Audited changes those commits "
+		"carried (each a disclosure, receipt, refusal or the like).\n"
+		"# TYPE accord_committed_changes_total counter\n"
+		"accord_committed_changes_total %llu\n",
+		(unsigned long long)(m->commits - m->commits_failed),
+		(unsigned long long)m->commits_failed, (unsigned long long)m->committed_ops);
+	hist_print(f, "accord_commit_seconds", "From a batch handed to the writer until "
+		   "the loop takes it back, durable or failed.", &m->commit);
 }
 
 char *node_metrics_text(node *n)

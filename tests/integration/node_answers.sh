@@ -116,6 +116,27 @@ kill -0 "$(pvar PID police)"; ok "police is still running" $?
 
 drained; ok "police's outbox drains" $?
 audited; ok "each acknowledged send DISCLOSED, RECEIVED and in the inbox once: $(head -1 "$T/audited")" $?
+api police GET /metrics >"$T/metrics" && python3 - "$T/metrics" >"$T/out" 2>&1 <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+def val(name):
+    m = re.search(r"^%s (\S+)$" % re.escape(name), text, re.M)
+    if not m:
+        sys.exit("no %s in /metrics" % name)
+    return float(m.group(1))
+ok, failed = val('accord_commits_total{outcome="ok"}'), val('accord_commits_total{outcome="failed"}')
+changes, count = val("accord_committed_changes_total"), val("accord_commit_seconds_count")
+buckets = [float(b) for b in re.findall(r"^accord_commit_seconds_bucket\{le=\"[^\"]+\"\} (\S+)$", text, re.M)]
+if failed != 0 or ok < 1 or count != ok + failed:
+    sys.exit("commits: %d ok, %d failed, %d timed" % (ok, failed, count))
+if changes < 760 or changes < ok:
+    sys.exit("%d changes in %d commits, for 760 disclosures" % (changes, ok))
+if buckets != sorted(buckets) or buckets[-1] != count:
+    sys.exit("the commit histogram's buckets are not cumulative: %s" % buckets)
+print("%d commits of %d changes, %.2f ms each on average" %
+      (ok, changes, 1e3 * val("accord_commit_seconds_sum") / ok))
+PY
+ok "GET /metrics counts the group commits: $(tail -1 "$T/out")" $?
 n=$(unanswered)
 [ "$n" -le 20 ]; ok "disclosures whose client closed first: $n of 20 went unanswered, none other" $?
 stop_node police; ok "police stops with status 0" $?

@@ -208,8 +208,9 @@ ok "the council holds it exactly once" $?
 
 run 0 api police GET /metrics && has 'accord_local_disclosures_total{partner="council",purpose="reintegration-referral",outcome="disclosed"} 2' &&
 	has 'accord_local_disclosures_total{partner="ngo",purpose="reintegration-referral",outcome="refused"} 1' &&
-	has 'accord_disclosure_seconds_count 4' && has 'accord_outbox{state="delivered"} 2'
-ok "GET /metrics: disclosures by partner, purpose and outcome; latency; queues" $?
+	has 'accord_disclosure_seconds_count 4' && has 'accord_outbox{state="delivered"} 2' &&
+	has 'accord_commits_total{outcome="failed"} 0' && has 'accord_commit_seconds_count'
+ok "GET /metrics: disclosures by partner, purpose and outcome; latency; queues; commits" $?
 
 # 5b. Clients that give up before their answer: the node carries on.
 printf '{"to":"council","purpose":"reintegration-referral","record_type":"Referral","record":%s}' \

@@ -38,6 +38,8 @@ grep -q "reached its size limit of 16 MiB.*until the limit is raised" "$T/police
 ok "police's log says the store reached its limit, and to raise it" $?
 api police GET /v1/status >"$T/out"; has '"sharing":false'
 ok "police's status says it is not sharing" $?
+api police GET /metrics >"$T/out"; grep -Eq '^accord_commits_total\{outcome="failed"\} [1-9]' "$T/out"
+ok "its /metrics counts the commits that failed" $?
 
 # Nothing more leaves: the council's log stops growing, and police's log
 # stays quiet.
