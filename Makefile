@@ -137,12 +137,22 @@ $(BUILD)/tests/tools/%: tests/tools/%.c $(LIB) | $(GEN_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(ACCORD_CFLAGS) $(CFLAGS) $(ACCORD_LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
 
-build-tests: $(BIN)/accord $(BIN)/accordd $(UNIT_BIN) $(TEST_TOOLS)
+# Libraries the integration tests preload into a node, built without the
+# sanitizers (they wrap libc's calls, beneath the node's own code).
+TEST_PRELOAD := $(patsubst tests/preload/%.c,$(BUILD)/tests/preload/lib%.so,$(wildcard tests/preload/*.c))
+
+$(BUILD)/tests/preload/lib%.so: tests/preload/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g -fPIC -shared $(WARN) $(if $(WERROR),-Werror) \
+	  -o $@ $< -ldl -pthread
+
+build-tests: $(BIN)/accord $(BIN)/accordd $(UNIT_BIN) $(TEST_TOOLS) $(TEST_PRELOAD)
 
 test: deps
 	@$(MAKE) --no-print-directory build-tests
 	@ACCORD=$(CURDIR)/$(BIN)/accord ACCORDD=$(CURDIR)/$(BIN)/accordd SRCDIR=$(CURDIR) \
-	  TOOLS=$(CURDIR)/$(BUILD)/tests/tools sh tests/run.sh $(UNIT_BIN) $(INTEG)
+	  TOOLS=$(CURDIR)/$(BUILD)/tests/tools PRELOAD=$(CURDIR)/$(BUILD)/tests/preload \
+	  sh tests/run.sh $(UNIT_BIN) $(INTEG)
 
 check: deps
 	@$(MAKE) --no-print-directory BUILD=build/san BIN=build/san/bin SAN=1 OPT="-O1 -g" test

@@ -11,27 +11,6 @@ quick_retries police council
 start_node police && start_node council; ok "police and council nodes start" $?
 . "$(dirname "$0")/lib/stream.sh"
 
-# acked_at_least COUNT: wait until COUNT sends are acknowledged (at most
-# 30 s).
-acked_at_least() {
-	i=0
-	while [ "$(acked | wc -l)" -lt "$1" ] && [ $i -lt 1500 ]; do
-		sleep 0.02
-		i=$((i + 1))
-	done
-}
-
-# kill_after NODE COUNT: SIGKILL NODE once COUNT sends are acknowledged
-# (bounded: at the latest after 30 s).
-kill_after() {
-	pid=$(pvar PID "$1")
-	acked_at_least "$2"
-	kill -KILL "$pid"
-	wait "$pid" 2>/dev/null
-	eval "PID_$(echo "$1" | tr - _)="
-	echo "# killed $1 with $(acked | wc -l) sends acknowledged"
-}
-
 # 1. Police killed during 1,000 sends.
 t0=$(date +%s)
 stream 1 1000

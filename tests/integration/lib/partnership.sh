@@ -5,6 +5,8 @@
 #   partnership police council ngo    # ids; sets PORT_<id> and writes
 #                                     # $T/<id>/{keys,accordd.yaml}, $T/protocol.yaml
 #   start_node police                 # runs accordd, waits for its socket
+#                                     # (with $NODE_ENV, NAME=VALUE words, in
+#                                     # its environment alone)
 #   await 100 -f FILE                 # waits (0.05 s a try) until FILE is there
 #   stop_node police                  # SIGTERM, waits for the exit
 #   api police GET /v1/status         # the local API via curl
@@ -78,7 +80,7 @@ await() {
 }
 
 start_node() {
-	"$ACCORDD" --config "$T/$1/accordd.yaml" >>"$T/$1/log" 2>&1 &
+	env ${NODE_ENV:-} "$ACCORDD" --config "$T/$1/accordd.yaml" >>"$T/$1/log" 2>&1 &
 	eval "PID_$(echo "$1" | tr - _)=$!"
 	await 100 -S "$T/$1/run/accord.sock"
 }

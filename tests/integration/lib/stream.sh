@@ -11,6 +11,7 @@
 #   unanswered        # the last audited's count of those DISCLOSED without
 #                     # their client getting the 202 (a crash's, at most)
 #   verified          # both audit logs verify
+#   kill_after NODE N # SIGKILL NODE once N sends are acknowledged
 STREAMS=${STREAMS:-4}   # parallel clients of police's local API
 
 python3 -c 'import json, sys
@@ -97,4 +98,25 @@ verified() {
 		run 0 "$ACCORD" audit verify --data "$T/$p/data" \
 			--pub "$(sed -n 's/^    signing_key: "\(.*\)"$/\1/p' "$T/$p/lines")" || return 1
 	done
+}
+
+# acked_at_least COUNT: wait until COUNT sends are acknowledged (at most
+# 30 s).
+acked_at_least() {
+	i=0
+	while [ "$(acked | wc -l)" -lt "$1" ] && [ $i -lt 1500 ]; do
+		sleep 0.02
+		i=$((i + 1))
+	done
+}
+
+# kill_after NODE COUNT: SIGKILL NODE once COUNT sends are acknowledged
+# (bounded: at the latest after 30 s).
+kill_after() {
+	pid=$(pvar PID "$1")
+	acked_at_least "$2"
+	kill -KILL "$pid"
+	wait "$pid" 2>/dev/null
+	eval "PID_$(echo "$1" | tr - _)="
+	echo "# killed $1 with $(acked | wc -l) sends acknowledged"
 }
