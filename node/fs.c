@@ -153,19 +153,40 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-static int fsync_dir_of(const char *path)
+static int fsync_dir(const char *dir)
 {
-	char copy[4096];
-	int fd, rc;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
 
-	if (fs_path(copy, sizeof copy, "%s", path) != 0)
-		return -1;
-	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	rc = fsync(fd);
 	close(fd);
 	return rc;
+}
+
+static int fsync_dir_of(const char *path)
+{
+	char copy[4096];
+
+	if (fs_path(copy, sizeof copy, "%s", path) != 0)
+		return -1;
+	return fsync_dir(dirname(copy));
+}
+
+int fs_sync_dir(const char *dir, accord_error *e)
+{
+	if (fsync_dir(dir) != 0)
+		return accord_fail(e, ACCORD_EIO, "%s: cannot sync the directory: %s", dir,
+				   strerror(errno));
+	return 0;
+}
+
+int fs_sync_parent(const char *path, accord_error *e)
+{
+	if (fsync_dir_of(path) != 0)
+		return accord_fail(e, ACCORD_EIO, "%s: cannot sync the directory it is in: %s",
+				   path, strerror(errno));
+	return 0;
 }
 
 static int create_excl(const char *path, const void *data, size_t len,
@@ -190,6 +211,11 @@ static int create_excl(const char *path, const void *data, size_t len,
 		unlink(path);
 		return accord_fail(e, ACCORD_EIO, "%s: %s", path, strerror(errno));
 	}
+	/* The new name too, not only the bytes: else a power loss may keep
+	 * what was written with the key and lose the key. */
+	if (fsync_dir_of(path) != 0)
+		return accord_fail(e, ACCORD_EIO, "%s: written, but its directory could "
+				   "not be synced: %s", path, strerror(errno));
 	return 0;
 }
 

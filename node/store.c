@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "accord/fs.h"
 #include "accord/store.h"
 
 struct store {
@@ -43,7 +44,7 @@ static int check_dir(const char *dir, bool create, accord_error *e)
 		if (mkdir(dir, 0700) != 0)
 			return accord_fail(e, ACCORD_EIO, "%s: cannot create the data "
 					   "directory: %s", dir, strerror(errno));
-		return 0;
+		return fs_sync_parent(dir, e);
 	}
 	if (!S_ISDIR(st.st_mode))
 		return accord_fail(e, ACCORD_EINVAL, "%s: not a directory", dir);
@@ -118,6 +119,8 @@ int store_open(const char *dir, const store_options *opt, store **out,
 {
 	store_options o = opt ? *opt : (store_options){ 0 };
 	unsigned flags = o.read_only ? MDB_RDONLY : 0;
+	char data[4096];
+	bool fresh;
 	store *s;
 	int rc;
 
@@ -149,6 +152,11 @@ int store_open(const char *dir, const store_options *opt, store **out,
 		rc = store_fail(e, rc, dir);
 		goto out_free;
 	}
+	if (fs_path(data, sizeof data, "%s/data.mdb", dir) != 0) {
+		rc = accord_fail(e, ACCORD_ETOOBIG, "%s: path too long", dir);
+		goto out_free;
+	}
+	fresh = !o.read_only && access(data, F_OK) != 0;
 	/* A larger existing file wins over map_size: LMDB maps it whole. */
 	rc = mdb_env_open(s->env, dir, flags, 0600);
 	if (rc == ENOENT && o.read_only) {
@@ -159,6 +167,12 @@ int store_open(const char *dir, const store_options *opt, store **out,
 	if (rc != 0) {
 		rc = store_fail(e, rc, dir);
 		goto out_free;
+	}
+	/* LMDB syncs what it writes in its files, not their names. */
+	if (fresh) {
+		rc = fs_sync_dir(dir, e);
+		if (rc != 0)
+			goto out_free;
 	}
 	rc = check_format(s, e);
 	if (rc != 0)

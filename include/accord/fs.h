@@ -32,17 +32,22 @@ int fs_write_atomic(const char *path, const void *data, size_t len,
 		    unsigned mode, accord_error *e) ACCORD_MUST_CHECK;
 
 /* Create path (which must not exist: ACCORD_EEXIST) with mode 0600 and
- * O_EXCL|O_NOFOLLOW, write data and fsync it. */
+ * O_EXCL|O_NOFOLLOW, write data and fsync it and its directory. */
 int fs_create_private(const char *path, const void *data, size_t len,
 		      accord_error *e) ACCORD_MUST_CHECK;
 
-/* Create path as a new public file (0644, O_EXCL|O_NOFOLLOW). */
+/* Create path as a new public file (0644, O_EXCL|O_NOFOLLOW), as durably. */
 int fs_create_public(const char *path, const void *data, size_t len,
 		     accord_error *e) ACCORD_MUST_CHECK;
 
 /* e's message without a leading "path: ", for reports that already name
  * the file. */
 const char *fs_error_detail(const accord_error *e, const char *path);
+
+/* fsync the directory dir, or the one path is in: what was created or
+ * renamed in it survives a power loss. ACCORD_EIO. */
+int fs_sync_dir(const char *dir, accord_error *e) ACCORD_MUST_CHECK;
+int fs_sync_parent(const char *path, accord_error *e) ACCORD_MUST_CHECK;
 
 /* snprintf into a fixed buffer; ACCORD_ETOOBIG on truncation. */
 int fs_path(char *out, size_t size, const char *fmt, ...) ACCORD_PRINTF(3, 4)

@@ -1,4 +1,5 @@
 /* test_core.c - the small core pieces: base64, dates, field paths, files. */
+#include <dlfcn.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -6,7 +7,38 @@
 #include "accord/date.h"
 #include "accord/fs.h"
 #include "accord/record.h"
+#include "accord/store.h"
 #include "helper.h"
+
+/* The directories fsync'd since the last dirs_reset: this program's fsync
+ * stands in front of libc's for the library linked into it. */
+static struct { dev_t dev; ino_t ino; } dirs[64];
+static size_t n_dirs;
+
+int fsync(int fd)
+{
+	static int (*real)(int);
+	struct stat st;
+
+	if (!real)
+		real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) && n_dirs < 64) {
+		dirs[n_dirs].dev = st.st_dev;
+		dirs[n_dirs++].ino = st.st_ino;
+	}
+	return real(fd);
+}
+
+static bool dir_synced(const char *dir)
+{
+	struct stat st;
+
+	assert_int_equal(stat(dir, &st), 0);
+	for (size_t i = 0; i < n_dirs; i++)
+		if (dirs[i].dev == st.st_dev && dirs[i].ino == st.st_ino)
+			return true;
+	return false;
+}
 
 static void test_b64_strict(void **state)
 {
@@ -111,7 +143,9 @@ static void test_files(void **state)
 	accord_error e = { 0 };
 
 	snprintf(path, sizeof path, "%s/secret", dir);
+	n_dirs = 0;
 	assert_int_equal(fs_create_private(path, "abc", 3, &e), 0);
+	assert_true(dir_synced(dir));    /* the name, not only the bytes */
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 	assert_int_equal(fs_create_private(path, "abc", 3, &e), ACCORD_EEXIST);
@@ -133,6 +167,23 @@ static void test_files(void **state)
 	th_rmdir(dir);
 }
 
+/* A new store's directory, and the files LMDB made in it, are named
+ * durably: their parent's and their own directory synced. */
+static void test_store_dirs(void **state)
+{
+	char *top = th_tmpdir(), dir[4096];
+	store *st;
+	accord_error e = { 0 };
+
+	snprintf(dir, sizeof dir, "%s/data", top);
+	n_dirs = 0;
+	assert_int_equal(store_open(dir, NULL, &st, &e), 0);
+	assert_true(dir_synced(top));
+	assert_true(dir_synced(dir));
+	store_close(st);
+	th_rmdir(top);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -141,6 +192,7 @@ int main(void)
 		cmocka_unit_test(test_dates),
 		cmocka_unit_test(test_record_paths),
 		cmocka_unit_test(test_files),
+		cmocka_unit_test(test_store_dirs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
