@@ -19,6 +19,8 @@
  *
  * The image starts as a copy of the file when the process starts (what
  * was there is taken as durable), or empty when there is no file yet.
+ * Writes through a shared map are not seen: LMDB writes with pwrite and
+ * writev unless MDB_WRITEMAP, which the node never sets.
  * The model is the strictest a disk allows: unsynced writes never land. A
  * process killed while a sync was being applied leaves part of it, as a
  * disk may.
@@ -40,6 +42,7 @@
 
 struct pending {
 	struct pending *next;
+	uint64_t n;               /* the order it was written in */
 	off_t at;
 	size_t len;
 	unsigned char bytes[];
@@ -52,7 +55,7 @@ static dev_t w_dev;
 static ino_t w_ino;
 static bool have_ino;
 static struct pending *head, **tail = &head;
-static uint64_t n_pending;        /* written, not yet synced */
+static uint64_t written;          /* writes recorded so far */
 
 static ssize_t (*real_write)(int, const void *, size_t);
 static ssize_t (*real_pwrite)(int, const void *, size_t, off_t);
@@ -164,6 +167,28 @@ static void to_image(off_t at, const void *bytes, size_t len)
 	}
 }
 
+/* Under mu: apply, in order, and drop the pending writes that overlap
+ * len bytes at `at`. */
+static void flush_overlapping(off_t at, size_t len)
+{
+	struct pending **pp = &head;
+
+	while (*pp) {
+		struct pending *p = *pp;
+
+		if (p->at < at + (off_t)len && at < p->at + (off_t)p->len) {
+			to_image(p->at, p->bytes, p->len);
+			*pp = p->next;
+			free(p);
+		} else {
+			pp = &p->next;
+		}
+	}
+	tail = &head;
+	while (*tail)
+		tail = &(*tail)->next;
+}
+
 /* What was written (len bytes at `at`, from iov) reached the file:
  * into the image now, or when the next sync returns. */
 static void wrote(int fd, off_t at, const struct iovec *iov, int n, size_t len)
@@ -187,30 +212,32 @@ static void wrote(int fd, off_t at, const struct iovec *iov, int n, size_t len)
 	p->len = len;
 	pthread_mutex_lock(&mu);
 	if (fl & O_DSYNC) {
+		/* The pages it lands on go to the disk with whatever was
+		 * written to them before: those earlier writes first. */
+		flush_overlapping(at, len);
 		to_image(at, p->bytes, len);
 		free(p);
 	} else {
 		p->next = NULL;
+		p->n = ++written;
 		*tail = p;
 		tail = &p->next;
-		n_pending++;
 	}
 	pthread_mutex_unlock(&mu);
 }
 
-/* A sync of the file returned: the first `count` pending writes, those
- * made before it began, are on the disk. */
-static void synced(uint64_t count)
+/* A sync of the file returned: the pending writes up to the `upto`th,
+ * those made before it began, are on the disk. */
+static void synced(uint64_t upto)
 {
 	pthread_mutex_lock(&mu);
-	while (count-- && head) {
+	while (head && head->n <= upto) {
 		struct pending *p = head;
 
 		to_image(p->at, p->bytes, p->len);
 		head = p->next;
 		if (!head)
 			tail = &head;
-		n_pending--;
 		free(p);
 	}
 	pthread_mutex_unlock(&mu);
@@ -278,16 +305,16 @@ ssize_t pwritev64(int fd, const struct iovec *iov, int n, off_t at)
 static int sync_with(int (*real)(int), int fd)
 {
 	bool w;
-	uint64_t count;
+	uint64_t upto;
 	int rc;
 
 	w = is_watched(fd);
 	pthread_mutex_lock(&mu);
-	count = n_pending;
+	upto = written;
 	pthread_mutex_unlock(&mu);
 	rc = real(fd);
 	if (w && rc == 0)
-		synced(count);
+		synced(upto);
 	return rc;
 }
 
