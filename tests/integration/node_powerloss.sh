@@ -7,6 +7,7 @@
 # receipt for still RECEIVED, and the checkpoints each node handed out must
 # still hold against its log: police goes on delivering to the council
 # only if the council's log extends the checkpoints police keeps of it.
+# Last, acknowledgements of inbox items answered just before a cut stay.
 . "$(dirname "$0")/lib/tap.sh"
 . "$(dirname "$0")/lib/partnership.sh"
 : "${PRELOAD:?set PRELOAD to the directory of libpowerloss.so}"
@@ -44,6 +45,9 @@ power_cut() {
 	mv "$T/$1/disk.mdb" "$T/$1/data/data.mdb"
 }
 
+# unacked NODE: how many inbox items NODE says are not acknowledged.
+unacked() { api "$1" GET /v1/status | sed -n 's/.*"unacknowledged":\([0-9]*\).*/\1/p'; }
+
 power_on police && power_on council; ok "police and council start on modelled disks" $?
 . "$(dirname "$0")/lib/stream.sh"
 
@@ -73,6 +77,22 @@ ok "police reports no checkpoint of the council's that its log contradicts" $?
 audited; ok "still each acknowledged send exactly once in both audits and the inbox" $?
 sed -n 's/^# /# council cut: /p' "$T/out"
 verified; ok "both audit logs verify" $?
+
+# 3. The power lost under the council just after it acknowledged 50
+# inbox items, each ack answered: all 50 stay acknowledged.
+before=$(unacked council)
+pages council '/v1/inbox?unacked=true&limit=50' | head -n 1 |
+	grep -o '"id":"[0-9a-f]*"' | cut -d'"' -f4 >"$T/to_ack"
+n=0
+while read -r id; do
+	api council POST "/v1/inbox/$id/ack" | grep -q '"acked":true' && n=$((n + 1))
+done <"$T/to_ack"
+[ "$n" -eq 50 ]; ok "the council acknowledges 50 inbox items ($n answered)" $?
+power_cut council 0
+power_on council; ok "the council starts from what its disk kept" $?
+after=$(unacked council)
+[ -n "$before" ] && [ "$after" -eq $((before - 50)) ]
+ok "the 50 acknowledgements survive ($before unacknowledged before, $after after)" $?
 
 stop_node police && stop_node council; ok "both nodes stop" $?
 done_testing

@@ -80,6 +80,8 @@ await() {
 }
 
 start_node() {
+	# A killed node leaves its socket behind: wait for the new one.
+	rm -f "$T/$1/run/accord.sock"
 	env ${NODE_ENV:-} "$ACCORDD" --config "$T/$1/accordd.yaml" >>"$T/$1/log" 2>&1 &
 	eval "PID_$(echo "$1" | tr - _)=$!"
 	await 100 -S "$T/$1/run/accord.sock"
