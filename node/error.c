@@ -21,6 +21,7 @@ const char *accord_strerror(int code)
 	case ACCORD_EFULL: return "store full";
 	case ACCORD_ETAMPER: return "verification failed";
 	case ACCORD_EINCONSISTENT: return "log inconsistent with a checkpoint held";
+	case ACCORD_EBUSY: return "in use by another process";
 	}
 	return "unknown error";
 }

@@ -1,7 +1,11 @@
 /* store.c - the node's LMDB environment: safe directory, durable writes,
  * and a map that grows instead of failing. */
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,6 +18,7 @@ struct store {
 	uint64_t map_max;
 	bool read_only;
 	bool full;
+	int lock_fd;                  /* writer.lock, held while open to write */
 };
 
 int store_fail(accord_error *e, int mdb_rc, const char *what)
@@ -57,6 +62,50 @@ static int check_dir(const char *dir, bool create, accord_error *e)
 		return accord_fail(e, ACCORD_EPERM,
 				   "%s: the data directory is owned by uid %u, not by us "
 				   "(uid %u)", dir, (unsigned)st.st_uid, (unsigned)geteuid());
+	return 0;
+}
+
+/*
+ * One process at a time opens a store to write: a second node started on
+ * the same data directory (a configuration copied, a restart overlapping
+ * the old process) would append to the log the first one keeps and deliver
+ * what it delivers. An exclusive flock on writer.lock, which names the
+ * holder's pid for the message, held until store_close or the process's
+ * end; readers (the DPO's command line) take none.
+ */
+static int take_writer_lock(store *s, accord_error *e)
+{
+	char path[4096], pid[24] = "";
+	ssize_t got;
+	int fd, n;
+
+	if (fs_path(path, sizeof path, "%s/writer.lock", s->dir) != 0)
+		return accord_fail(e, ACCORD_ETOOBIG, "%s: path too long", s->dir);
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return accord_fail(e, ACCORD_EIO, "%s: %s", path, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int err = errno;
+
+		got = err == EWOULDBLOCK ? pread(fd, pid, sizeof pid - 1, 0) : -1;
+		close(fd);
+		if (err != EWOULDBLOCK)
+			return accord_fail(e, ACCORD_EIO, "%s: cannot lock: %s", path,
+					   strerror(err));
+		pid[got > 0 ? (size_t)got : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		return accord_fail(e, ACCORD_EBUSY, "%s: the store is open to write in "
+				   "another process (pid %s): is a node already running on "
+				   "this data directory?", s->dir, *pid ? pid : "unknown");
+	}
+	n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
+		int err = errno;
+
+		close(fd);
+		return accord_fail(e, ACCORD_EIO, "%s: %s", path, strerror(err));
+	}
+	s->lock_fd = fd;
 	return 0;
 }
 
@@ -139,9 +188,15 @@ int store_open(const char *dir, const store_options *opt, store **out,
 	s->dir = strdup(dir);
 	s->map_max = o.map_max;
 	s->read_only = o.read_only;
+	s->lock_fd = -1;
 	if (!s->dir) {
 		rc = accord_fail(e, ACCORD_ENOMEM, "out of memory");
 		goto out_free;
+	}
+	if (!o.read_only) {
+		rc = take_writer_lock(s, e);
+		if (rc != 0)
+			goto out_free;
 	}
 	rc = mdb_env_create(&s->env);
 	if (rc == 0)
@@ -190,6 +245,8 @@ void store_close(store *s)
 		return;
 	if (s->env)
 		mdb_env_close(s->env);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
 	free(s->dir);
 	free(s);
 }

@@ -40,6 +40,7 @@ enum {
 	ACCORD_EFULL = -14,     /* a store reached its configured size limit */
 	ACCORD_ETAMPER = -15,   /* a log or proof fails verification */
 	ACCORD_EINCONSISTENT = -16, /* a partner's log shrank or forked */
+	ACCORD_EBUSY = -17,     /* another process holds it (a store open to write) */
 };
 
 typedef struct accord_error {

@@ -19,8 +19,9 @@
  * up to map_max. The write is then run again from its beginning, so a batch
  * lands whole or not at all. Past map_max the write fails with ACCORD_EFULL.
  *
- * One thread uses a store. Other processes (the DPO's command line) may
- * read it at the same time, as LMDB allows.
+ * One thread uses a store. One process at a time opens it to write
+ * (writer.lock in the directory, flock'd); other processes (the DPO's
+ * command line) may read it at the same time, as LMDB allows.
  */
 #ifndef ACCORD_STORE_H
 #define ACCORD_STORE_H
@@ -55,7 +56,9 @@ typedef struct store_options {
 /*
  * Open (creating when missing, unless read_only) the environment in dir.
  * opt may be NULL for the defaults. Errors: ACCORD_EPERM (unsafe
- * directory), ACCORD_ENOTFOUND (read_only and no store there), ACCORD_EIO,
+ * directory), ACCORD_ENOTFOUND (read_only and no store there), ACCORD_EBUSY
+ * (open to write in another process, whose pid the message names),
+ * ACCORD_EIO,
  * ACCORD_EINVAL (a store of a format newer than STORE_FORMAT, or a
  * damaged format marker).
  */

@@ -11,6 +11,19 @@ quick_retries police council
 start_node police && start_node council; ok "police and council nodes start" $?
 . "$(dirname "$0")/lib/stream.sh"
 
+# A second node on police's data directory (a configuration copied to
+# another port) is refused at start and adds nothing to police's log.
+sed "s/^listen: .*/listen: 127.0.0.1:$(free_port)/; s|^local_socket: .*|local_socket: run/second.sock|" \
+	"$T/police/accordd.yaml" >"$T/police/second.yaml"
+size() { "$ACCORD" audit verify --data "$T/police/data" 2>/dev/null | sed -n 's/.*whole: \([0-9]*\) entr.*/\1/p'; }
+s0=$(size)
+timeout 10 "$ACCORDD" --config "$T/police/second.yaml" >"$T/second.log" 2>&1
+st=$?
+[ "$st" -eq 1 ] && grep -q "open to write in another process (pid $(pvar PID police)): is a node already running" "$T/second.log"
+ok "a second node on police's data directory is refused, naming the first" $?
+cat "$T/second.log" | sed 's/^/# /'
+[ -n "$s0" ] && [ "$(size)" = "$s0" ]; ok "and police's log is as it was ($s0 entries)" $?
+
 # 1. Police killed during 1,000 sends.
 t0=$(date +%s)
 stream 1 1000

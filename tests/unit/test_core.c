@@ -184,6 +184,28 @@ static void test_store_dirs(void **state)
 	th_rmdir(top);
 }
 
+/* One writer process a store: a second open to write is refused, naming
+ * the holder; readers are not; the lock goes with the store. */
+static void test_store_writer_lock(void **state)
+{
+	char *dir = th_tmpdir(), pid[32];
+	store *st, *again, *ro;
+	store_options r = { .read_only = true };
+	accord_error e = { 0 };
+
+	assert_int_equal(store_open(dir, NULL, &st, &e), 0);
+	assert_int_equal(store_open(dir, NULL, &again, &e), ACCORD_EBUSY);
+	snprintf(pid, sizeof pid, "(pid %ld)", (long)getpid());
+	assert_non_null(strstr(e.msg, pid));
+	assert_non_null(strstr(e.msg, "is a node already running"));
+	assert_int_equal(store_open(dir, &r, &ro, &e), 0);
+	store_close(ro);
+	store_close(st);
+	assert_int_equal(store_open(dir, NULL, &again, &e), 0);
+	store_close(again);
+	th_rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -193,6 +215,7 @@ int main(void)
 		cmocka_unit_test(test_record_paths),
 		cmocka_unit_test(test_files),
 		cmocka_unit_test(test_store_dirs),
+		cmocka_unit_test(test_store_writer_lock),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
