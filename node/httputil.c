@@ -98,6 +98,21 @@ void http_reply_error(struct evhttp_request *req, int code, const char *fmt, ...
 	http_reply_json(req, code, json_pack("{s:s}", "error", text));
 }
 
+/* Whether a process listens on the socket at sa: a socket file whose
+ * process is gone refuses the connection. */
+static bool unix_listened(const struct sockaddr_un *sa)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	bool alive;
+
+	if (fd < 0)
+		return false;
+	alive = connect(fd, (const struct sockaddr *)sa, sizeof *sa) == 0 ||
+		(errno != ECONNREFUSED && errno != ENOENT);
+	close(fd);
+	return alive;
+}
+
 int http_unix_listen(const char *path, accord_error *e)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -113,6 +128,14 @@ int http_unix_listen(const char *path, accord_error *e)
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
 			accord_fail(e, ACCORD_EEXIST, "%s exists and is not a socket", path);
+			return -1;
+		}
+		/* One left by a process that ended is taken over; a live one
+		 * is another node's (a local_socket copied). */
+		if (unix_listened(&sa)) {
+			accord_fail(e, ACCORD_EBUSY, "%s: another process listens on this "
+				    "socket: is a node already running with this local_socket?",
+				    path);
 			return -1;
 		}
 		unlink(path);

@@ -21,8 +21,18 @@ timeout 10 "$ACCORDD" --config "$T/police/second.yaml" >"$T/second.log" 2>&1
 st=$?
 [ "$st" -eq 1 ] && grep -q "open to write in another process (pid $(pvar PID police)): is a node already running" "$T/second.log"
 ok "a second node on police's data directory is refused, naming the first" $?
-cat "$T/second.log" | sed 's/^/# /'
+sed 's/^/# /' "$T/second.log"
 [ -n "$s0" ] && [ "$(size)" = "$s0" ]; ok "and police's log is as it was ($s0 entries)" $?
+# One with a data directory of its own but police's local socket is
+# refused too, and police keeps its socket.
+sed "s/^listen: .*/listen: 127.0.0.1:$(free_port)/; s|^data_dir: .*|data_dir: data2|" \
+	"$T/police/accordd.yaml" >"$T/police/third.yaml"
+timeout 10 "$ACCORDD" --config "$T/police/third.yaml" >"$T/third.log" 2>&1
+st=$?
+[ "$st" -eq 1 ] && grep -q "another process listens on this socket" "$T/third.log" &&
+	api police GET /v1/status | grep -q '"partner":"police"'
+ok "a second node on police's local socket is refused, and police keeps it" $?
+sed 's/^/# /' "$T/third.log"
 
 # 1. Police killed during 1,000 sends.
 t0=$(date +%s)

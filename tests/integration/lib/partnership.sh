@@ -4,7 +4,7 @@
 #
 #   partnership police council ngo    # ids; sets PORT_<id> and writes
 #                                     # $T/<id>/{keys,accordd.yaml}, $T/protocol.yaml
-#   start_node police                 # runs accordd, waits for its socket
+#   start_node police                 # runs accordd, waits for its local API
 #                                     # (with $NODE_ENV, NAME=VALUE words, in
 #                                     # its environment alone)
 #   await 100 -f FILE                 # waits (0.05 s a try) until FILE is there
@@ -80,11 +80,19 @@ await() {
 }
 
 start_node() {
-	# A killed node leaves its socket behind: wait for the new one.
-	rm -f "$T/$1/run/accord.sock"
 	env ${NODE_ENV:-} "$ACCORDD" --config "$T/$1/accordd.yaml" >>"$T/$1/log" 2>&1 &
 	eval "PID_$(echo "$1" | tr - _)=$!"
-	await 100 -S "$T/$1/run/accord.sock"
+	# Ready once its local API answers (a killed node's socket file
+	# outlives it), given up when it exits or after 10 s.
+	i=0
+	while [ $i -lt 200 ]; do
+		curl -s --max-time 5 -o /dev/null --unix-socket "$T/$1/run/accord.sock" \
+			http://localhost/v1/status && return 0
+		kill -0 "$(pvar PID "$1")" 2>/dev/null || return 1
+		sleep 0.05
+		i=$((i + 1))
+	done
+	return 1
 }
 
 stop_node() {
