@@ -58,7 +58,7 @@ PY
 python3 "$T/fake.py" "$PORT_council" "$T/council/keys/tls.crt" "$T/council/keys/tls.key" \
 	>"$T/fake.log" 2>&1 &
 FAKE=$!
-trap 'kill $FAKE 2>/dev/null; stop_all; rm -rf "$T"' EXIT INT TERM
+trap 'kill $FAKE 2>/dev/null; stop_all; rm -rf "$T"' EXIT
 
 run 0 "$ACCORD" send --config "$T/police/accordd.yaml" --to council \
 	--purpose reintegration-referral --record-type Referral "$REF"

@@ -113,7 +113,7 @@ stop_all() {
 	done
 	return 0
 }
-trap 'stop_all; rm -rf "$T"' EXIT INT TERM
+trap 'stop_all; rm -rf "$T"' EXIT
 
 # verify_logs ID...: one check each, that the node's audit log verifies
 # against its own signing key.

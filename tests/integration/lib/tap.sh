@@ -4,7 +4,10 @@
 : "${ACCORD:?set ACCORD to the accord binary}"
 : "${SRCDIR:?set SRCDIR to the repository root}"
 T=$(mktemp -d /tmp/accord-it-XXXXXX)
-trap 'rm -rf "$T"' EXIT INT TERM
+trap 'rm -rf "$T"' EXIT
+# A signal (a closed pipe among them: `... | head`) ends the script, and so
+# runs the EXIT trap, which the scripts extend to stop their nodes.
+trap 'exit 1' INT TERM HUP PIPE
 tap_n=0
 tap_failed=0
 
