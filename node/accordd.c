@@ -172,6 +172,10 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!path || optind != argc) {
+		if (!path)
+			fputs("accordd: --config FILE is required\n", stderr);
+		else
+			fprintf(stderr, "accordd: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
 		return 2;
 	}

@@ -1,4 +1,6 @@
 /* accord.c - the command dispatcher: `accord COMMAND [ARGS]`. */
+#include <getopt.h>
+
 #include "cmd.h"
 
 static const struct command {
@@ -28,6 +30,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	opterr = 0;   /* each command says what getopt_long found (cli_bad_option) */
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;

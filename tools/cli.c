@@ -1,4 +1,5 @@
 /* cli.c - helpers the command groups share. */
+#include <getopt.h>
 #include <jansson.h>
 
 #include "accord/record.h"
@@ -52,21 +53,73 @@ const char *cli_json(const json_t *j, size_t flags)
 	return shown;
 }
 
-void cli_error(const char *fmt, ...)
+/* "accord: message", escaped as cli_text does; for a usage error of cmd,
+ * "accord: cmd: message" and where the usage is told: 'accord audit
+ * --help' for "audit list", the group's first word. */
+static void say(const char *cmd, const char *fmt, va_list ap) ACCORD_PRINTF(2, 0);
+static void say(const char *cmd, const char *fmt, va_list ap)
 {
 	char *msg;
-	va_list ap;
-	int n;
+	int n = vasprintf(&msg, fmt, ap);
 
-	va_start(ap, fmt);
-	n = vasprintf(&msg, fmt, ap);
-	va_end(ap);
 	if (n < 0) {
 		fputs("accord: out of memory\n", stderr);
 		return;
 	}
-	fprintf(stderr, "accord: %s\n", cli_textn(msg, (size_t)n));
+	if (cmd)
+		fprintf(stderr, "accord: %s: %s\n(see 'accord %.*s --help')\n", cmd,
+			cli_textn(msg, (size_t)n), (int)strcspn(cmd, " "), cmd);
+	else
+		fprintf(stderr, "accord: %s\n", cli_textn(msg, (size_t)n));
 	free(msg);
+}
+
+void cli_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	say(NULL, fmt, ap);
+	va_end(ap);
+}
+
+int cli_usage(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	say(cmd, fmt, ap);
+	va_end(ap);
+	return EXIT_USAGE;
+}
+
+int cli_bad_option(const char *cmd, int c, char **argv)
+{
+	const char *as_given = argv[optind - 1];
+
+	/* A long option is named as given; a short one by its letter, since
+	 * optind moves past a cluster ("-jx") only at its end. */
+	if (strncmp(as_given, "--", 2) != 0)
+		return c == ':' ? cli_usage(cmd, "-%c needs a value", optopt)
+				: cli_usage(cmd, "unknown option -%c", optopt);
+	if (c == ':')
+		return cli_usage(cmd, "%s needs a value", as_given);
+	return cli_usage(cmd, "unknown option '%s'", as_given);
+}
+
+int cli_operands(const char *cmd, int argc, char **argv, int min, int max,
+		 const char *what)
+{
+	int got = argc - optind;
+
+	if (got > max)
+		return max == 0 ? cli_usage(cmd, "unexpected argument '%s'", argv[optind])
+				: cli_usage(cmd, "unexpected argument '%s' after %s",
+					    argv[optind + max], what);
+	if (got < min)
+		return got == 0 ? cli_usage(cmd, "needs %s", what)
+				: cli_usage(cmd, "needs %s: %d of %d given", what, got, min);
+	return 0;
 }
 
 int cli_load_protocol(const char *path, protocol **out)

@@ -58,6 +58,45 @@ const char *cli_json(const json_t *j, size_t flags);
  * does (give it text as it is, not from cli_text). */
 void cli_error(const char *fmt, ...) ACCORD_PRINTF(1, 2);
 
+/*
+ * Usage errors. cli_usage says what is wrong with the words given to
+ * cmd (the command as typed after "accord", such as "audit list") and
+ * where its usage is told, and returns EXIT_USAGE:
+ *
+ *   accord: audit list: --data DIR is required
+ *   (see 'accord audit --help')
+ */
+int cli_usage(const char *cmd, const char *fmt, ...) ACCORD_PRINTF(2, 3);
+
+/*
+ * getopt_long's complaint, said by cli_usage: c is what it returned for
+ * an unknown option ('?') or one that lacks its value (':'; the option
+ * string must start with ':', and opterr be 0, so that getopt says
+ * nothing itself).
+ */
+int cli_bad_option(const char *cmd, int c, char **argv);
+
+/*
+ * An option cmd requires, named as its usage writes it ("--data DIR"):
+ * 0 when given (value not NULL), else cli_usage's "NAME is required".
+ * Inline, so that a static analyser sees value checked.
+ */
+static inline int cli_need(const char *cmd, const char *name, const void *value)
+{
+	if (value)
+		return 0;
+	(void)cli_usage(cmd, "%s is required", name);
+	return EXIT_USAGE;
+}
+
+/*
+ * The operands getopt_long left (from optind): from min to max of them,
+ * which the usage calls what ("FILE", "OLD NEW"). 0, or cli_usage's
+ * EXIT_USAGE naming the missing or the first extra one.
+ */
+int cli_operands(const char *cmd, int argc, char **argv, int min, int max,
+		 const char *what);
+
 /* Human words for a signature state: "signed", "missing", "bad signature". */
 const char *cli_sig_state_name(protocol_sig_state s);
 

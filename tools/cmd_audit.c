@@ -104,8 +104,9 @@ int cli_load_pub(const char *arg, uint8_t pub[CRYPTO_ED25519_PUB_LEN])
 static void report_print(const char *data, const audit_report *r, const char *ext)
 {
 	if (r->ok) {
-		printf("%s: the audit log is whole: %llu entries, %llu stored checkpoint%s "
+		printf("%s: the audit log is whole: %llu entr%s, %llu stored checkpoint%s "
 		       "verified%s\n", data, (unsigned long long)r->size,
+		       r->size == 1 ? "y" : "ies",
 		       (unsigned long long)r->checkpoints, r->checkpoints == 1 ? "" : "s",
 		       ext ? ", consistent with the checkpoint given" : "");
 		return;
@@ -139,20 +140,19 @@ static int verify(int argc, char **argv)
 	int c, rc;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': data = optarg; break;
 		case 'c': ckpt = optarg; break;
 		case 'p': pub_arg = optarg; break;
 		case 'j': as_json = true; break;
 		case 'h': cli_audit_usage(stdout); return 0;
-		default: cli_audit_usage(stderr); return EXIT_USAGE;
+		default: return cli_bad_option("audit verify", c, argv);
 		}
 	}
-	if (!data || optind != argc) {
-		cli_audit_usage(stderr);
+	if (cli_need("audit verify", "--data DIR", data) ||
+	    cli_operands("audit verify", argc, argv, 0, 0, NULL))
 		return EXIT_USAGE;
-	}
 	if (pub_arg && cli_load_pub(pub_arg, pub) != 0)
 		return EXIT_USAGE;
 	if (ckpt && fs_read_file(ckpt, AUDIT_NOTE_MAX, &ext, &ext_len, &e) != 0) {
@@ -208,20 +208,20 @@ static int checkpoint(int argc, char **argv)
 	int c, rc;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': data = optarg; break;
 		case 'k': key = optarg; break;
 		case 'p': partner = optarg; break;
 		case 'o': out = optarg; break;
 		case 'h': cli_audit_usage(stdout); return 0;
-		default: cli_audit_usage(stderr); return EXIT_USAGE;
+		default: return cli_bad_option("audit checkpoint", c, argv);
 		}
 	}
-	if (!data || !key || optind != argc) {
-		cli_audit_usage(stderr);
+	if (cli_need("audit checkpoint", "--data DIR", data) ||
+	    cli_need("audit checkpoint", "--key KEY", key) ||
+	    cli_operands("audit checkpoint", argc, argv, 0, 0, NULL))
 		return EXIT_USAGE;
-	}
 	if (partner && audit_origin(partner, origin) != 0) {
 		cli_error("partner id '%s' is malformed", partner);
 		return EXIT_USAGE;
@@ -262,10 +262,9 @@ int cmd_audit(int argc, char **argv)
 		{ "append", cmd_audit_append },
 	};
 
-	if (argc < 2) {
-		cli_audit_usage(stderr);
-		return EXIT_USAGE;
-	}
+	if (argc < 2)
+		return cli_usage("audit", "say which: verify, list, show, export, subject, "
+				 "checkpoint, prove or check-proof");
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		cli_audit_usage(stdout);
 		return 0;
@@ -273,7 +272,5 @@ int cmd_audit(int argc, char **argv)
 	for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
 		if (strcmp(argv[1], subs[i].name) == 0)
 			return subs[i].run(argc - 1, argv + 1);
-	cli_error("unknown audit command '%s'", argv[1]);
-	cli_audit_usage(stderr);
-	return EXIT_USAGE;
+	return cli_usage("audit", "unknown command '%s'", argv[1]);
 }

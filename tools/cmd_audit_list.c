@@ -22,7 +22,7 @@ static void table_row(const audit_entry *en)
 	char t[32];
 
 	audit_time_format(en->time_ms, t);
-	printf("%8llu  %.19s  %-17s %s -> %s%*s %-24s %-10s %s\n",
+	printf("%8llu  %.19s  %-17s %s -> %s%*s %-24s %-17s %s\n",
 	       (unsigned long long)en->sequence, t, audit_event_name(en->event) ?
 	       audit_event_name(en->event) : "?", from, to, who < 28 ? (int)(28 - who) : 0,
 	       "", cell(en->purpose), cell(en->record_type),
@@ -47,7 +47,7 @@ static int emit(const audit_entry *en, void *ctx)
 	int rc = 0;
 
 	if (o->n++ == 0 && o->fmt == FMT_TABLE)
-		printf("%8s  %-19s  %-17s %-28s %-24s %-10s %s\n", "SEQ", "TIME (UTC)",
+		printf("%8s  %-19s  %-17s %-28s %-24s %-17s %s\n", "SEQ", "TIME (UTC)",
 		       "EVENT", "FROM -> TO", "PURPOSE", "RECORD", "OUTCOME");
 	if (o->n == 1 && o->fmt == FMT_CSV)
 		rc = audit_csv_header(stdout);
@@ -122,6 +122,7 @@ static const struct option filter_opts[] = {
 /* list and export: the same filters, other formats. */
 static int list_or_export(int argc, char **argv, bool export)
 {
+	const char *cmd = export ? "audit export" : "audit list";
 	const char *data = NULL;
 	audit_filter f = { 0 };
 	struct out o = { .fmt = export ? FMT_JSONL : FMT_TABLE };
@@ -130,7 +131,7 @@ static int list_or_export(int argc, char **argv, bool export)
 	int c, rc;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", filter_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", filter_opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': data = optarg; break;
 		case 's': if (day_ms(optarg, &f.since_ms, 0)) return EXIT_USAGE; break;
@@ -151,19 +152,17 @@ static int list_or_export(int argc, char **argv, bool export)
 				o.fmt = FMT_CSV;
 			else if (export && strcmp(optarg, "jsonl") == 0)
 				o.fmt = FMT_JSONL;
-			else {
-				cli_error("--format is csv or jsonl (for export)");
-				return EXIT_USAGE;
-			}
+			else if (export)
+				return cli_usage(cmd, "--format is csv or jsonl, not '%s'", optarg);
+			else
+				return cli_usage(cmd, "--format is for export; list takes --json");
 			break;
 		case 'h': cli_audit_usage(stdout); return 0;
-		default: cli_audit_usage(stderr); return EXIT_USAGE;
+		default: return cli_bad_option(cmd, c, argv);
 		}
 	}
-	if (!data || optind != argc) {
-		cli_audit_usage(stderr);
+	if (cli_need(cmd, "--data DIR", data) || cli_operands(cmd, argc, argv, 0, 0, NULL))
 		return EXIT_USAGE;
-	}
 	if (cli_audit_open(data, true, &log) != 0)
 		return 1;
 	o.all = json_array();
@@ -260,18 +259,19 @@ int cmd_audit_show(int argc, char **argv)
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': data = optarg; break;
 		case 'j': as_json = true; break;
 		case 'h': cli_audit_usage(stdout); return 0;
-		default: cli_audit_usage(stderr); return EXIT_USAGE;
+		default: return cli_bad_option("audit show", c, argv);
 		}
 	}
-	if (!data || optind != argc - 1 || cli_parse_seq(argv[optind], &seq) != 0) {
-		cli_audit_usage(stderr);
+	if (cli_need("audit show", "--data DIR", data) ||
+	    cli_operands("audit show", argc, argv, 1, 1, "SEQ"))
 		return EXIT_USAGE;
-	}
+	if (cli_parse_seq(argv[optind], &seq) != 0)
+		return EXIT_USAGE;
 	if (cli_audit_open(data, true, &log) != 0)
 		return 1;
 	if (audit_read(log.a, seq, &r, &e) != 0) {
@@ -306,7 +306,7 @@ int cmd_audit_subject(int argc, char **argv)
 	int c, rc;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': data = optarg; break;
 		case 'g': given = optarg; break;
@@ -314,13 +314,15 @@ int cmd_audit_subject(int argc, char **argv)
 		case 'b': birth = optarg; break;
 		case 'j': o.fmt = FMT_JSON; break;
 		case 'h': cli_audit_usage(stdout); return 0;
-		default: cli_audit_usage(stderr); return EXIT_USAGE;
+		default: return cli_bad_option("audit subject", c, argv);
 		}
 	}
-	if (!data || !given || !family || !birth || optind != argc) {
-		cli_audit_usage(stderr);
+	if (cli_need("audit subject", "--data DIR", data) ||
+	    cli_need("audit subject", "--given-name G", given) ||
+	    cli_need("audit subject", "--family-name F", family) ||
+	    cli_need("audit subject", "--birth-date D", birth) ||
+	    cli_operands("audit subject", argc, argv, 0, 0, NULL))
 		return EXIT_USAGE;
-	}
 	if (cli_audit_open(data, true, &log) != 0)
 		return 1;
 	rc = audit_subject_pseudonym(log.a, given, family, birth, p, &e);

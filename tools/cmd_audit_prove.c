@@ -54,18 +54,19 @@ int cmd_audit_prove(int argc, char **argv)
 	int c, rc;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': data = optarg; break;
 		case 'o': out = optarg; break;
 		case 'h': cli_audit_usage(stdout); return 0;
-		default: cli_audit_usage(stderr); return EXIT_USAGE;
+		default: return cli_bad_option("audit prove", c, argv);
 		}
 	}
-	if (!data || optind != argc - 1 || cli_parse_seq(argv[optind], &seq) != 0) {
-		cli_audit_usage(stderr);
+	if (cli_need("audit prove", "--data DIR", data) ||
+	    cli_operands("audit prove", argc, argv, 1, 1, "SEQ"))
 		return EXIT_USAGE;
-	}
+	if (cli_parse_seq(argv[optind], &seq) != 0)
+		return EXIT_USAGE;
 	if (cli_audit_open(data, true, &log) != 0)
 		return 1;
 	rc = audit_latest_checkpoint(log.a, &note, &e);
@@ -180,17 +181,16 @@ int cmd_audit_check_proof(int argc, char **argv)
 	int c, rc;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p': pub_arg = optarg; break;
 		case 'h': cli_audit_usage(stdout); return 0;
-		default: cli_audit_usage(stderr); return EXIT_USAGE;
+		default: return cli_bad_option("audit check-proof", c, argv);
 		}
 	}
-	if (!pub_arg || optind != argc - 1) {
-		cli_audit_usage(stderr);
+	if (cli_need("audit check-proof", "--pub KEY", pub_arg) ||
+	    cli_operands("audit check-proof", argc, argv, 1, 1, "FILE"))
 		return EXIT_USAGE;
-	}
 	if (cli_load_pub(pub_arg, pub) != 0)
 		return EXIT_USAGE;
 	if (fs_read_file(argv[optind], PROOF_FILE_MAX, &buf, &len, &e) != 0) {
@@ -262,7 +262,7 @@ int cmd_audit_append(int argc, char **argv)
 	int c, rc;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': data = optarg; break;
 		case 'e': en.event = audit_event_parse(optarg); break;
@@ -281,18 +281,24 @@ int cmd_audit_append(int argc, char **argv)
 		case 'x': en.reason = optarg; break;
 		case 'T': en.time_ms = strtoll(optarg, NULL, 10); break;
 		case 'n':
-			if (cli_parse_seq(optarg, &count) != 0 || count > AUDIT_BATCH_MAX)
+			if (cli_parse_seq(optarg, &count) != 0)
 				return EXIT_USAGE;
+			if (count > AUDIT_BATCH_MAX)
+				return cli_usage("audit append", "--count is at most %d, not %llu",
+						 AUDIT_BATCH_MAX, (unsigned long long)count);
 			break;
 		case 'h': cli_audit_usage(stdout); return 0;
-		default: cli_audit_usage(stderr); return EXIT_USAGE;
+		default: return cli_bad_option("audit append", c, argv);
 		}
 	}
-	if (!data || optind != argc || en.event < 0 || en.outcome < 0 ||
-	    (!given != !family) || (!given != !birth)) {
-		cli_audit_usage(stderr);
+	if (cli_need("audit append", "--data DIR", data) ||
+	    cli_operands("audit append", argc, argv, 0, 0, NULL))
 		return EXIT_USAGE;
-	}
+	if (en.event < 0 || en.outcome < 0)
+		return cli_usage("audit append", "unknown %s", en.event < 0 ? "--event" : "--outcome");
+	if (!given != !family || !given != !birth)
+		return cli_usage("audit append", "--given-name, --family-name and --birth-date "
+				 "go together");
 	en.disclosed = disclosed;
 	en.withheld = withheld;
 	if (cli_audit_open(data, false, &log) != 0)

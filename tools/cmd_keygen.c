@@ -62,18 +62,18 @@ int cmd_keygen(int argc, char **argv)
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p': partner = optarg; break;
 		case 'd': dir = optarg; break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return EXIT_USAGE;
+		default: return cli_bad_option("keygen", c, argv);
 		}
 	}
-	if (!partner || !dir || optind != argc) {
-		usage(stderr);
+	if (cli_need("keygen", "--partner ID", partner) ||
+	    cli_need("keygen", "--dir DIR", dir) ||
+	    cli_operands("keygen", argc, argv, 0, 0, NULL))
 		return EXIT_USAGE;
-	}
 	if (!protocol_id_ok(partner)) {
 		cli_error("partner id '%s' is malformed: use 1 to %d lower-case letters, "
 			  "digits and '-'", partner, PROTOCOL_MAX_ID);

@@ -200,7 +200,7 @@ static int parse(int argc, char **argv, struct opts *o)
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
 		switch (c) {
 		case 's': o->sock = optarg; break;
 		case 'c': o->conf = optarg; break;
@@ -213,7 +213,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'S': o->state = optarg; break;
 		case 'u': o->unacked = true; break;
 		case 'h': usage(stdout); return -1;
-		default: usage(stderr); return EXIT_USAGE;
+		default: return cli_bad_option(argv[0], c, argv);
 		}
 	}
 	return 0;
@@ -226,10 +226,6 @@ static int send_record(const char *sock, const struct opts *o, const char *file)
 	char *text;
 	long status;
 
-	if (!o->to || !o->purpose || !o->type) {
-		cli_error("send needs --to, --purpose and --record-type");
-		return EXIT_USAGE;
-	}
 	record = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
 	if (!record) {
 		cli_error("%s:%d:%d: %s", file, jerr.line, jerr.column, jerr.text);
@@ -334,44 +330,73 @@ static int list_page(const char *sock, const struct opts *o, bool outbox)
 	return rc;
 }
 
+/*
+ * The words after the options, checked before the node is looked for:
+ * for inbox, the inbox command (*what; optind then points past it, at
+ * the item id of show and ack), else "".
+ */
+static int check_operands(const char *cmd, int argc, char **argv, const struct opts *o,
+			  const char **what)
+{
+	const char *sub = optind < argc ? argv[optind] : NULL;
+
+	*what = "";
+	if (strcmp(cmd, "send") == 0) {
+		if (cli_need("send", "--to P", o->to) ||
+		    cli_need("send", "--purpose X", o->purpose) ||
+		    cli_need("send", "--record-type T", o->type))
+			return EXIT_USAGE;
+		return cli_operands("send", argc, argv, 1, 1, "RECORD.json");
+	}
+	if (strcmp(cmd, "inbox") != 0)
+		return cli_operands(cmd, argc, argv, 0, 0, NULL);
+	if (!sub)
+		return cli_usage("inbox", "say which: list, show ID or ack ID");
+	optind++;
+	*what = sub;
+	if (strcmp(sub, "list") == 0)
+		return cli_operands("inbox list", argc, argv, 0, 0, NULL);
+	if (strcmp(sub, "show") != 0 && strcmp(sub, "ack") != 0)
+		return cli_usage("inbox", "unknown command '%s': say list, show ID or ack ID",
+				 sub);
+	return cli_operands(strcmp(sub, "show") == 0 ? "inbox show" : "inbox ack", argc, argv,
+			    1, 1, "ID");
+}
+
 int cmd_node(int argc, char **argv)
 {
 	struct opts o = { 0 };
 	char sock[1024], path[512];
-	const char *cmd = argv[0];
+	const char *cmd = argv[0], *what, *id;
 	json_t *doc;
 	long status;
 	int rc = parse(argc, argv, &o);
 
 	if (rc != 0)
 		return rc < 0 ? 0 : rc;
-	rc = socket_path(o.sock, o.conf, sock, sizeof sock);
+	rc = check_operands(cmd, argc, argv, &o, &what);
+	if (rc == 0)
+		rc = socket_path(o.sock, o.conf, sock, sizeof sock);
 	if (rc != 0)
 		return rc;
-	argc -= optind;
-	argv += optind;
-	if (strcmp(cmd, "send") == 0 && argc == 1)
-		return send_record(sock, &o, argv[0]);
-	if (argc == 0 && strcmp(cmd, "status") == 0) {
+	if (strcmp(cmd, "send") == 0)
+		return send_record(sock, &o, argv[optind]);
+	if (strcmp(cmd, "status") == 0) {
 		status = local_request(sock, "GET", "/v1/status", NULL, &doc);
 		return finish(status, doc, true);
 	}
-	if (argc == 0 && strcmp(cmd, "outbox") == 0)
-		return list_page(sock, &o, true);
-	if (strcmp(cmd, "inbox") == 0 && argc == 1 && strcmp(argv[0], "list") == 0)
-		return list_page(sock, &o, false);
-	if (strcmp(cmd, "inbox") == 0 && argc == 2 &&
-	    (strcmp(argv[0], "show") == 0 || strcmp(argv[0], "ack") == 0)) {
-		bool ack = strcmp(argv[0], "ack") == 0;
-
-		if (strspn(argv[1], "0123456789abcdefABCDEF-") != strlen(argv[1]) ||
-		    fs_path(path, sizeof path, "/v1/inbox/%s%s", argv[1], ack ? "/ack" : "")) {
-			cli_error("'%s' is not an inbox item id", argv[1]);
-			return EXIT_USAGE;
-		}
-		status = local_request(sock, ack ? "POST" : "GET", path, ack ? "" : NULL, &doc);
-		return finish(status, doc, true);
+	if (strcmp(cmd, "outbox") == 0 || strcmp(what, "list") == 0)
+		return list_page(sock, &o, strcmp(cmd, "outbox") == 0);
+	id = argv[optind];
+	if (strspn(id, "0123456789abcdefABCDEF-") != strlen(id) ||
+	    fs_path(path, sizeof path, "/v1/inbox/%s%s", id,
+		    strcmp(what, "ack") == 0 ? "/ack" : "")) {
+		cli_error("'%s' is not an inbox item id", id);
+		return EXIT_USAGE;
 	}
-	usage(stderr);
-	return EXIT_USAGE;
+	if (strcmp(what, "ack") == 0)
+		status = local_request(sock, "POST", path, "", &doc);
+	else
+		status = local_request(sock, "GET", path, NULL, &doc);
+	return finish(status, doc, true);
 }

@@ -101,7 +101,7 @@ static int verify(int argc, char **argv)
 	int c, status = 0;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'a':
 			if (cli_parse_date(optarg, &day) != 0)
@@ -109,13 +109,11 @@ static int verify(int argc, char **argv)
 			break;
 		case 'j': as_json = true; break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return EXIT_USAGE;
+		default: return cli_bad_option("protocol verify", c, argv);
 		}
 	}
-	if (optind == argc) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
+	if (optind == argc)
+		return cli_usage("protocol verify", "needs FILE, the protocol to verify");
 	all = json_array();
 	for (int i = optind; i < argc; i++) {
 		protocol *p;
@@ -169,18 +167,18 @@ static int sign(int argc, char **argv)
 	int c, rc;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p': partner = optarg; break;
 		case 'k': key = optarg; break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return EXIT_USAGE;
+		default: return cli_bad_option("protocol sign", c, argv);
 		}
 	}
-	if (!partner || !key || optind != argc - 1) {
-		usage(stderr);
+	if (cli_need("protocol sign", "--partner ID", partner) ||
+	    cli_need("protocol sign", "--key KEY", key) ||
+	    cli_operands("protocol sign", argc, argv, 1, 1, "FILE"))
 		return EXIT_USAGE;
-	}
 	if (fs_path(sig_path, sizeof sig_path, "%s.sig", argv[optind]) != 0) {
 		cli_error("%s: path too long", argv[optind]);
 		return 1;
@@ -204,10 +202,8 @@ static int sign(int argc, char **argv)
 
 int cmd_protocol(int argc, char **argv)
 {
-	if (argc < 2) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
+	if (argc < 2)
+		return cli_usage("protocol", "say which: verify, show, sign, diff or dry-run");
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		usage(stdout);
 		return 0;
@@ -222,7 +218,5 @@ int cmd_protocol(int argc, char **argv)
 		return cmd_protocol_diff(argc - 1, argv + 1);
 	if (strcmp(argv[1], "dry-run") == 0)
 		return cmd_protocol_dryrun(argc - 1, argv + 1);
-	cli_error("unknown protocol command '%s'", argv[1]);
-	usage(stderr);
-	return EXIT_USAGE;
+	return cli_usage("protocol", "unknown command '%s'", argv[1]);
 }

@@ -565,17 +565,15 @@ int cmd_protocol_diff(int argc, char **argv)
 	int c, bad, status;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j': as_json = true; break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return EXIT_USAGE;
+		default: return cli_bad_option("protocol diff", c, argv);
 		}
 	}
-	if (argc - optind != 2) {
-		usage(stderr);
+	if (cli_operands("protocol diff", argc, argv, 2, 2, "OLD NEW"))
 		return EXIT_USAGE;
-	}
 	/* Load both, so every problem in either file is shown at once. */
 	bad = cli_load_protocol(argv[optind], &a);
 	bad |= cli_load_protocol(argv[optind + 1], &b);

@@ -89,7 +89,7 @@ static int parse_args(int argc, char **argv, struct dryrun *dr)
 
 	dr->rq.day = date_today();
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f': dr->rq.from = optarg; break;
 		case 't': dr->rq.to = optarg; break;
@@ -105,14 +105,15 @@ static int parse_args(int argc, char **argv, struct dryrun *dr)
 				return EXIT_USAGE;
 			break;
 		case 'h': usage(stdout); return -1;
-		default: usage(stderr); return EXIT_USAGE;
+		default: return cli_bad_option("protocol dry-run", c, argv);
 		}
 	}
-	if (!dr->rq.from || !dr->rq.to || !dr->rq.purpose || !dr->rq.record_type ||
-	    optind != argc - 2) {
-		usage(stderr);
+	if (cli_need("protocol dry-run", "--from P", dr->rq.from) ||
+	    cli_need("protocol dry-run", "--to Q", dr->rq.to) ||
+	    cli_need("protocol dry-run", "--purpose X", dr->rq.purpose) ||
+	    cli_need("protocol dry-run", "--record-type T", dr->rq.record_type) ||
+	    cli_operands("protocol dry-run", argc, argv, 2, 2, "FILE RECORD.json"))
 		return EXIT_USAGE;
-	}
 	if (!record_type_find(dr->rq.record_type)) {
 		cli_error("--record-type '%s' is not a record type (known: Referral, "
 			  "ReferralReply, ProgressUpdate, ConsentWithdrawal, CaseClosure)",

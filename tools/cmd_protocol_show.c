@@ -403,7 +403,7 @@ int cmd_protocol_show(int argc, char **argv)
 	int c, status;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'a':
 			if (cli_parse_date(optarg, &sh.day) != 0)
@@ -411,13 +411,11 @@ int cmd_protocol_show(int argc, char **argv)
 			break;
 		case 'j': as_json = true; break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return EXIT_USAGE;
+		default: return cli_bad_option("protocol show", c, argv);
 		}
 	}
-	if (optind != argc - 1) {
-		usage(stderr);
+	if (cli_operands("protocol show", argc, argv, 1, 1, "FILE"))
 		return EXIT_USAGE;
-	}
 	sh.path = argv[optind];
 	if (cli_load_protocol(sh.path, &p) != 0)
 		return 1;

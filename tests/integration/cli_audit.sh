@@ -7,7 +7,7 @@ A=$ACCORD
 D=$T/data
 
 run 0 $A audit --help && has "check-proof FILE --pub KEY"; ok "accord audit --help" $?
-run 2 $A audit frob && has "unknown audit command"; ok "an unknown audit command is a usage error" $?
+run 2 $A audit frob && has "audit: unknown command 'frob'"; ok "an unknown audit command is a usage error" $?
 run 2 $A audit list; ok "list without --data is a usage error" $?
 run 1 $A audit list --data "$T/none" && has "no such data directory"
 ok "a missing data directory is named" $?
