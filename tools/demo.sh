@@ -26,12 +26,24 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 note() { printf '   %s\n' "$*"; }
 fail() { echo "demo: FAILED: $*" >&2; exit 1; }
 show() { sed "s#$D#\$DEMO#g" "$@"; }
+# quoted WORDS...: the words as they would be typed, quoted where a shell
+# needs it ("--actor 'PC 4471'").
+quoted() {
+	out=
+	for w in "$@"; do
+		case $w in
+		'' | *[!A-Za-z0-9_./:=,@%+-]*) w="'$(printf '%s' "$w" | sed "s/'/'\\\\''/g")'" ;;
+		esac
+		out="$out${out:+ }$w"
+	done
+	printf '%s\n' "$out"
+}
 # expect STATUS CMD...: run CMD, show its output, fail unless it exits STATUS.
 expect() {
 	want=$1
 	shift
 	step=$((step + 1))
-	echo "\$ $(echo "$*" | sed "s#$A#accord#; s#$D#\$DEMO#g")"
+	echo "\$ $(quoted "$@" | sed "s#$A#accord#; s#$D#\$DEMO#g")"
 	"$@" >"$D/.out" 2>&1
 	got=$?
 	show "$D/.out"
