@@ -33,11 +33,17 @@ static int list_outbox(const uint8_t id[STATE_ID_LEN], const state_outbox_item *
 
 	memcpy(l->last, id, STATE_ID_LEN);
 	crypto_hex(id, STATE_ID_LEN, hex);
-	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:s?}", "message_id", hex,
-		      "to", it->recipient, "rule", it->rule_id, "record_type", it->record_type,
+	/* A time that does not apply to the item's state is null: the next
+	 * attempt only of a pending item, the end only of one that ended. */
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s, s:i, s:I, s:o, s:o, s:s?}",
+		      "message_id", hex, "to", it->recipient, "rule", it->rule_id,
+		      "record_type", it->record_type,
+		      "purpose", it->purpose && *it->purpose ? it->purpose : NULL,
 		      "state", outbox_state(it->state), "attempts", (int)it->attempts,
 		      "created_ms", (json_int_t)it->created_ms,
-		      "next_attempt_ms", (json_int_t)it->next_attempt_ms,
+		      "next_attempt_ms", it->state == ACCORD__STATE__OUTBOX_ITEM__STATE__PENDING ?
+		      json_integer(it->next_attempt_ms) : json_null(),
+		      "done_ms", it->done_ms ? json_integer(it->done_ms) : json_null(),
 		      "last_error", it->last_error && *it->last_error ? it->last_error : NULL);
 	return json_array_append_new(l->items, o) == 0 ? 0 : ACCORD_ENOMEM;
 }

@@ -201,8 +201,14 @@ run 0 send police council reintegration-referral Referral "$REF"
 ok "a second referral is accepted while the council is down" $?
 id2=$(sed -n 's/.*"message_id": "\([0-9a-f]*\)".*/\1/p' "$T/out")
 wait_for police /v1/outbox '"attempts":1'; ok "its delivery failed and is pending" $?
+run 0 api police GET "/v1/outbox?state=pending" && has '"purpose":"reintegration-referral"' &&
+	has '"done_ms":null' && grep -q '"next_attempt_ms":[0-9]' "$T/out"
+ok "a pending item says its purpose and when it is tried next, and has not ended" $?
 start_node council; ok "the council node restarts" $?
 wait_for police /v1/outbox '"pending":0'; ok "after the restart it is delivered" $?
+run 0 api police GET "/v1/outbox?state=delivered" && grep -q '"done_ms":[0-9]' "$T/out" &&
+	! grep -q '"done_ms":null' "$T/out" && ! grep -q '"next_attempt_ms":[0-9]' "$T/out"
+ok "a delivered item says when it was delivered, and is tried no more" $?
 run 0 api council GET /v1/inbox && [ "$(grep -o "\"id\":\"$id2\"" "$T/out" | wc -l)" -eq 1 ]
 ok "the council holds it exactly once" $?
 
