@@ -3,6 +3,9 @@
  * API: `accord status`, `send`, `inbox`, `outbox`. libcurl over the node's
  * Unix socket (CURLOPT_UNIX_SOCKET_PATH); the node answers JSON.
  */
+#include <errno.h>
+#include <sys/stat.h>
+
 #include <curl/curl.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -42,6 +45,40 @@ static size_t on_data(char *d, size_t size, size_t n, void *arg)
 }
 
 /*
+ * Why the node at sock could not be reached, in words of the socket
+ * rather than libcurl's (which speak of "localhost port 80").
+ */
+static void unreachable(CURL *h, CURLcode rc, const char *sock, const char *err)
+{
+	long os_errno = 0;
+	struct stat st;
+
+	if (rc == CURLE_COULDNT_CONNECT)
+		curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
+	switch (os_errno) {
+	case ENOENT:
+		cli_error("no socket at %s: is accordd running, with this local_socket?", sock);
+		break;
+	case ECONNREFUSED:
+		if (stat(sock, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+			cli_error("%s is not a socket: is it the node's local_socket?", sock);
+			break;
+		}
+		cli_error("nothing answers at %s: the socket is there but no node listens on it "
+			  "(a node that stopped or was killed leaves it behind); start accordd",
+			  sock);
+		break;
+	case EACCES:
+		cli_error("not allowed to connect to %s: the socket is 0660, for the node's user "
+			  "and its group", sock);
+		break;
+	default:
+		cli_error("cannot reach the node at %s: %s (is accordd running?)", sock,
+			  err[0] ? err : curl_easy_strerror(rc));
+	}
+}
+
+/*
  * One request to the local API. Returns the HTTP status (and the parsed
  * JSON body in *doc, NULL if not JSON), or -1 after printing why the node
  * could not be reached.
@@ -73,8 +110,7 @@ static long local_request(const char *sock, const char *method, const char *path
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
 	rc = curl_easy_perform(h);
 	if (rc != CURLE_OK) {
-		cli_error("cannot reach the node at %s: %s (is accordd running?)", sock,
-			  err[0] ? err : curl_easy_strerror(rc));
+		unreachable(h, rc, sock, err);
 	} else {
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 		if (r.data)

@@ -63,9 +63,18 @@ ok "the refused reload is logged with its reason" $?
 cp "$T/sig.bak" "$T/protocol.yaml.sig"
 
 stop_node police; ok "SIGTERM stops the node cleanly" $?
-run 1 "$ACCORD" status --socket "$T/police/run/accord.sock" && has "is accordd running?"
+run 1 "$ACCORD" status --socket "$T/police/run/accord.sock" &&
+	has "no socket at $T/police/run/accord.sock: is accordd running, with this local_socket?"
 ok "accord status says when the node is not running" $?
 [ ! -e "$T/police/run/accord.sock" ]; ok "the socket is removed on exit" $?
+# A socket a killed node left behind, and a file that is no socket.
+python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$T/dead.sock"
+run 1 "$ACCORD" status --socket "$T/dead.sock" &&
+	has "nothing answers at $T/dead.sock: the socket is there but no node listens on it"
+ok "accord status says when a socket is left with no node behind it" $?
+: >"$T/plain"
+run 1 "$ACCORD" status --socket "$T/plain" && has "$T/plain is not a socket"
+ok "accord status says when the path is not a socket" $?
 
 # A node whose protocol has expired starts, shares nothing and says why.
 sed -i "s/^review_by: .*/review_by: $(date -u -d '-2 days' +%F)/; s/^effective_from: .*/effective_from: $(date -u -d '-30 days' +%F)/" "$T/protocol.yaml"
