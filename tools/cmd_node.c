@@ -13,10 +13,10 @@
 #include "accord/config.h"
 #include "accord/fs.h"
 #include "accord/node.h"
+#include "accord/record.h"
 #include "cmd.h"
 
 #define REPLY_MAX ((size_t)16 << 20)
-#define RECORD_FILE_MAX ((size_t)1 << 20)
 
 struct reply {
 	char *data;
@@ -259,10 +259,18 @@ static int send_record(const char *sock, const struct opts *o, const char *file)
 {
 	json_error_t jerr;
 	json_t *record, *req, *doc;
+	accord_error e = { 0 };
 	char *text;
+	size_t len;
 	long status;
 
-	record = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
+	/* As large a text as the node takes for a record, and no larger. */
+	if (fs_read_file(file, RECORD_JSON_MAX_BYTES, &text, &len, &e) != 0) {
+		cli_error("%s", accord_error_msg(&e));
+		return 1;
+	}
+	record = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	free(text);
 	if (!record) {
 		cli_error("%s:%d:%d: %s", file, jerr.line, jerr.column, jerr.text);
 		return 1;

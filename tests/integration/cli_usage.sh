@@ -1,7 +1,8 @@
 #!/bin/sh
 # Usage errors name what is wrong: each command line below is refused with
 # exit status 2 and a message saying what is missing, unknown or extra,
-# and where the usage is told. No command here reaches a node or a store.
+# and where the usage is told; and a record file send cannot take is
+# named. No command here reaches a node or a store.
 . "$(dirname "$0")/lib/tap.sh"
 A=$ACCORD
 
@@ -65,6 +66,23 @@ inbox list extra | inbox list: unexpected argument 'extra'
 status extra | status: unexpected argument 'extra'
 outbox --state | outbox: --state needs a value
 ROWS
+
+# A record file send cannot take is named, and nothing is sent (exit 1).
+S="--socket $T/none.sock --to council --purpose reintegration-referral --record-type Referral"
+mkdir "$T/dir"
+printf '{"summary":' >"$T/cut.json"
+head -c 1048577 /dev/zero | tr '\0' ' ' >"$T/big.json"
+# shellcheck disable=SC2086 # S is a list of words
+{
+	run 1 $A send $S "$T/absent.json" && has "accord: $T/absent.json: no such file"
+	ok "send names a record file that is not there" $?
+	run 1 $A send $S "$T/dir" && has "accord: $T/dir: not a regular file"
+	ok "send names a record path that is a directory" $?
+	run 1 $A send $S "$T/cut.json" && has "accord: $T/cut.json:1:11: unexpected token"
+	ok "send gives the line and column of broken JSON" $?
+	run 1 $A send $S "$T/big.json" && has "is larger than the limit of 1048576 bytes"
+	ok "send refuses a record file over the node's limit for a record" $?
+}
 
 # A usage error is said before the node is looked for.
 run 2 env -u ACCORD_SOCKET $A status extra && ! has "say which node"
