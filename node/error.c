@@ -26,18 +26,22 @@ const char *accord_strerror(int code)
 	return "unknown error";
 }
 
+/* Formatted apart and then copied, so that a message may wrap the one e
+ * holds: accord_fail(e, rc, "%s: %s", path, accord_error_msg(e)). */
 int accord_vfail(accord_error *e, int code, const char *fmt, va_list ap)
 {
+	char msg[sizeof e->msg];
 	int n;
 
 	if (!e)
 		return code;
-	e->code = code;
-	n = vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	n = vsnprintf(msg, sizeof msg, fmt, ap);
 	if (n < 0)
-		e->msg[0] = '\0';
-	else if ((size_t)n >= sizeof e->msg)
-		memcpy(e->msg + sizeof e->msg - 4, "...", 4);
+		msg[0] = '\0';
+	else if ((size_t)n >= sizeof msg)
+		memcpy(msg + sizeof msg - 4, "...", 4);
+	e->code = code;
+	memcpy(e->msg, msg, sizeof msg);
 	return code;
 }
 

@@ -48,6 +48,9 @@ ok "one signature missing: not in force, the others shown signed" $?
 run 1 $A protocol sign "$T/p.yaml" --partner health-trust --key "$T/keys/police/signing.key" &&
 	has "not the signing_key the protocol lists for 'health-trust'"
 ok "signing with another partner's key is refused" $?
+run 1 $A protocol sign "$T/p.yaml" --partner health-trust --key "$T/keys/health-trust/tls.key" &&
+	has "accord: $T/keys/health-trust/tls.key: the key is not an Ed25519 key"
+ok "signing with the TLS key says it is not an Ed25519 key" $?
 chmod 644 "$T/keys/health-trust/signing.key"
 run 1 $A protocol sign "$T/p.yaml" --partner health-trust --key "$T/keys/health-trust/signing.key" &&
 	has "chmod 600"

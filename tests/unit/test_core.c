@@ -1,4 +1,4 @@
-/* test_core.c - the small core pieces: base64, dates, field paths, files. */
+/* test_core.c - the small core pieces: errors, base64, dates, field paths, files. */
 #include <dlfcn.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -38,6 +38,31 @@ static bool dir_synced(const char *dir)
 		if (dirs[i].dev == st.st_dev && dirs[i].ino == st.st_ino)
 			return true;
 	return false;
+}
+
+/* A message may wrap the one the error holds, and a long one is cut with
+ * "...". */
+static void test_error_messages(void **state)
+{
+	accord_error e = { 0 };
+	char long_name[600];
+
+	(void)state;
+	assert_int_equal(accord_fail(&e, ACCORD_EINVAL, "the key is not an %s key", "Ed25519"),
+			 ACCORD_EINVAL);
+	assert_int_equal(accord_fail(&e, e.code, "%s: %s", "keys/tls.key", accord_error_msg(&e)),
+			 ACCORD_EINVAL);
+	assert_string_equal(accord_error_msg(&e), "keys/tls.key: the key is not an Ed25519 key");
+	assert_int_equal(accord_fail(&e, ACCORD_EIO, "%s, then %s", e.msg, e.msg), ACCORD_EIO);
+	assert_string_equal(e.msg, "keys/tls.key: the key is not an Ed25519 key, then "
+			    "keys/tls.key: the key is not an Ed25519 key");
+	memset(long_name, 'x', sizeof long_name - 1);
+	long_name[sizeof long_name - 1] = '\0';
+	(void)accord_fail(&e, ACCORD_EIO, "%s: %s", long_name, accord_error_msg(&e));
+	assert_int_equal(strlen(e.msg), sizeof e.msg - 1);
+	assert_string_equal(e.msg + sizeof e.msg - 4, "...");
+	e = (accord_error){ .code = ACCORD_ENOMEM };
+	assert_string_equal(accord_error_msg(&e), accord_strerror(ACCORD_ENOMEM));
 }
 
 static void test_b64_strict(void **state)
@@ -209,6 +234,7 @@ static void test_store_writer_lock(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_error_messages),
 		cmocka_unit_test(test_b64_strict),
 		cmocka_unit_test(test_hex_strict),
 		cmocka_unit_test(test_dates),
