@@ -414,6 +414,7 @@ int cmd_node(int argc, char **argv)
 	const char *cmd = argv[0], *what, *id;
 	json_t *doc;
 	long status;
+	bool ack;
 	int rc = parse(argc, argv, &o);
 
 	if (rc != 0)
@@ -432,15 +433,12 @@ int cmd_node(int argc, char **argv)
 	if (strcmp(cmd, "outbox") == 0 || strcmp(what, "list") == 0)
 		return list_page(sock, &o, strcmp(cmd, "outbox") == 0);
 	id = argv[optind];
+	ack = strcmp(what, "ack") == 0;
 	if (strspn(id, "0123456789abcdefABCDEF-") != strlen(id) ||
-	    fs_path(path, sizeof path, "/v1/inbox/%s%s", id,
-		    strcmp(what, "ack") == 0 ? "/ack" : "")) {
+	    fs_path(path, sizeof path, "/v1/inbox/%s%s", id, ack ? "/ack" : "")) {
 		cli_error("'%s' is not an inbox item id", id);
 		return EXIT_USAGE;
 	}
-	if (strcmp(what, "ack") == 0)
-		status = local_request(sock, "POST", path, "", &doc);
-	else
-		status = local_request(sock, "GET", path, NULL, &doc);
+	status = local_request(sock, ack ? "POST" : "GET", path, ack ? "" : NULL, &doc);
 	return finish(status, doc, true);
 }
